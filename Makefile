@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint clean install
+.PHONY: book test browser-test lint clean install
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ book: $(STAMP)
 ## The library's test suite.
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Open every page of a built book in headless Chromium (installed with apt-get when missing).
+BOOK_HTML ?= _build/html
+browser-test: $(STAMP)
+	$(PY) -m pytest tests/test_book_in_browser.py --book-html $(BOOK_HTML) -p no:cacheprovider
 
 lint: $(STAMP)
 	$(PY) -m ruff check lib tests benchmarks

@@ -79,17 +79,23 @@ def build(executed_dir: Path, html_dir: Path, work_dir: Path, root: Path = REPO_
 
     ``work_dir`` holds the stage (``book/``) and Sphinx's environment (``.doctrees/``) between builds.
     """
+    from jupyter_book.config import get_final_config
     from jupyter_book.sphinx import build_sphinx
 
     stage_dir = work_dir / "book"
     stage(executed_dir, stage_dir, root)
+    overrides = {"external_toc_path": (stage_dir / "_toc.yml").as_posix(), "latex_individualpages": False}
+    config, _ = get_final_config(user_yaml=stage_dir / "_config.yml", cli_config=dict(overrides), sourcedir=stage_dir)
+    # Thebe (live code) loads its JavaScript from a CDN and needs a Binder server, so the book, which reads offline,
+    # leaves it out; sphinx-thebe 0.3.1 also declares its globals twice on every page, a console error.
+    overrides["extensions"] = [e for e in config["extensions"] if e != "sphinx_thebe"]
     # the same call `jupyter-book build` makes, with our own output folders
     status = build_sphinx(
         str(stage_dir),
         str(html_dir),
         noconfig=True,
         path_config=str(stage_dir / "_config.yml"),
-        confoverrides={"external_toc_path": (stage_dir / "_toc.yml").as_posix(), "latex_individualpages": False},
+        confoverrides=overrides,
         doctreedir=str(work_dir / ".doctrees"),
         warningiserror=True,
         keep_going=True,
