@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         from lib.book import BookBuildError, build
 
         try:
-            index = build(out, out / "html", out, args.root)
+            index = build(out, out / "html", out, args.root, args.profile)
         except BookBuildError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,12 @@ from lib import batch, profiles
 from lib import book as book_module
 from lib.fingerprint import REPO_ROOT, lib_dependencies, notebook_fingerprint
 
-OK_NOTEBOOK = [("n = 3\nscale = 0.5\nlabel = 'x'", True), ("import lib.laws\nresult = n * scale\nprint(result)", False)]
+OK_NOTEBOOK = [
+    ("n = 3\nscale = 0.5\nlabel = 'x'", True),
+    ("import lib.laws\nresult = n * scale\nprint(result)", False),
+    ("from lib.verdicts import Verdict, show_verdicts\n"
+     "show_verdicts([Verdict('P0', 'products are products', 'confirmed', f'n * scale = {result}')])", False),
+]
 FAILING_NOTEBOOK = [("fail = True", True), ("if fail:\n    raise RuntimeError('planned failure')", False)]
 
 
@@ -35,7 +41,8 @@ def book(tmp_path: Path) -> Path:
     (tmp_path / "chapters" / "params").mkdir(parents=True)
     _write_notebook(tmp_path / "chapters" / "good.ipynb", OK_NOTEBOOK)
     _write_notebook(tmp_path / "chapters" / "bad.ipynb", FAILING_NOTEBOOK)
-    toc = {"format": "jb-book", "root": "intro", "chapters": [{"file": "chapters/good"}, {"file": "chapters/bad"}]}
+    toc = {"format": "jb-book", "root": "intro",
+           "chapters": [{"file": "verdicts"}, {"file": "chapters/good"}, {"file": "chapters/bad"}]}
     (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
     (tmp_path / "intro.md").write_text("# Intro\n\nThe semicircle $\\rho(x) = \\sqrt{4 - x^2} / (2\\pi)$.\n")
     for name in ("_config.yml", "references.bib"):
@@ -100,7 +107,7 @@ def test_run_skip_force_and_failure(book: Path) -> None:
     assert (out / "chapters" / "bad.failed.ipynb").is_file()
     assert not (out / "chapters" / "bad.ipynb").exists()
     executed = nbformat.read(out / "chapters" / "good.ipynb", as_version=4)
-    assert "1.5" not in json.dumps(executed.cells[-1].outputs) and "0.5" in json.dumps(executed.cells[-1].outputs)
+    assert "n * scale = 0.5" in json.dumps(executed.cells[-1].outputs)  # run with the profile's n = 1
 
     again = batch.run_all(runs, progress=False)
     assert {r.chapter: r.status for r in again} == {"good": "cached", "bad": "failed"}
@@ -145,7 +152,11 @@ def test_build_renders_executed_chapters_and_refuses_missing_ones(book: Path) ->
         book_module.build(out, out / "html", out, book)
     assert batch.main(["--profile", "smoke", "--build", "--no-progress", "--root", str(book), "--out", str(out)]) == 0
     page = (out / "html" / "chapters" / "good.html").read_text()
-    assert "0.5" in page  # the executed output is rendered, not re-computed
+    assert "n * scale = 0.5" in page  # the executed output is rendered, not re-computed
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "Reproduce this page" in text and "--profile smoke --chapters good" in text and "-p n 1" in text
+    summary_page = (out / "html" / "verdicts.html").read_text()
+    assert "products are products" in summary_page and "good.html" in summary_page
     assert (out / "html" / "index.html").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert {r["chapter"] for r in summary} == {"good", "bad"} and all(r["status"] == "ok" for r in summary)

@@ -1,0 +1,107 @@
+"""Claim-by-claim verdicts: shown at the end of each chapter, gathered on the book's summary page.
+
+A chapter computes its evidence and ends with::
+
+    show_verdicts([Verdict("P1.1", "Batch-Hessian spacing ratios follow the GOE law", "confirmed",
+                           f"<r~> = {m:.4f} [{lo:.4f}, {hi:.4f}] against 0.5307")])
+
+which displays a table and attaches the same verdicts as JSON (mime type :data:`MIME`) to the cell's output.
+When the book is rendered, :func:`collect` reads them back from every executed chapter and
+:func:`summary_page` writes the summary table, so no verdict is ever typed twice or by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MIME = "application/vnd.rmt-book.verdicts+json"
+STATUSES = ("confirmed", "qualified", "contradicted", "reproduced", "open")
+_BADGE = {
+    "confirmed": "✅ confirmed",
+    "reproduced": "✅ reproduced",
+    "qualified": "🟡 qualified",
+    "contradicted": "❌ contradicted",
+    "open": "⚪ open",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim and what the chapter's measurements say about it.
+
+    ``claim_id`` names the claim as the introduction does (``P1.1``, ``P2.3``; ``RMT`` for textbook results),
+    ``status`` is one of :data:`STATUSES`, ``evidence`` one sentence with the computed numbers.
+    """
+
+    claim_id: str
+    claim: str
+    status: str
+    evidence: str
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"verdict status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if not self.claim.strip() or not self.evidence.strip():
+            raise ValueError("a verdict needs a claim and the evidence for it")
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) -> str:
+    """The verdicts as a Markdown table (with a chapter column linking to ``chapter_link`` when given)."""
+    head = "| claim | | verdict | evidence |\n|---|---|---|---|\n"
+    rows = [
+        f"| {_escape(v.claim_id)} | {_escape(v.claim)} | {_BADGE[v.status]} | {_escape(v.evidence)} |"
+        for v in verdicts
+    ]
+    if chapter_link:
+        head = "| chapter | claim | | verdict | evidence |\n|---|---|---|---|---|\n"
+        rows = [f"| {chapter_link} {row}" for row in rows]
+    return head + "\n".join(rows) + "\n"
+
+
+def show_verdicts(verdicts: Sequence[Verdict]) -> None:
+    """Display the verdicts in a notebook as a table, with their JSON attached for the summary page."""
+    from IPython.display import display
+
+    if not verdicts:
+        raise ValueError("show_verdicts needs at least one verdict")
+    bundle = {"text/markdown": verdict_table(verdicts), MIME: [asdict(v) for v in verdicts]}
+    display(bundle, raw=True)
+
+
+def collect(notebook: dict[str, Any]) -> list[Verdict]:
+    """Every verdict displayed in an executed notebook (a parsed ``.ipynb`` as a dict), in order."""
+    found: list[Verdict] = []
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            for item in output.get("data", {}).get(MIME, []):
+                found.append(Verdict(**item))
+    return found
+
+
+def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
+    """Markdown of the summary page from ``(docname, title, verdicts)`` per chapter, in book order."""
+    lines = [
+        "# Verdicts at a glance",
+        "",
+        "Each row is filled from the verdict table at the end of a chapter, as computed when the chapter was",
+        "executed for this build; follow the link for the figures and the numbers behind it. Claim identifiers",
+        "refer to the list of claims in the introduction (P1 = paper 1, P2 = paper 2, RMT = textbook results).",
+        "",
+    ]
+    rows: list[str] = []
+    header: list[str] = []
+    for docname, title, verdicts in chapters:
+        link = f"{{doc}}`{_escape(title)} </{docname}>`"
+        table = verdict_table(verdicts, link).splitlines()
+        rows.extend(table[2:])
+        header = table[:2]
+    if not rows:
+        lines.append("No chapter has recorded a verdict yet.")
+        return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *header, *rows]) + "\n"
