@@ -8,7 +8,6 @@ STAMP   := $(VENV)/.installed
 
 # Kernels started by papermill must find this environment's python first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
-export MPLBACKEND := Agg
 
 .PHONY: book test browser-test lint clean install
 

@@ -159,6 +159,8 @@ def execute(run: Run, timeout: int = 3600) -> Record:
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.stem + ".partial.ipynb")
     failed = output.with_name(output.stem + ".failed.ipynb")
+    # Figures must come back as inline images even where the caller's environment picks a file backend.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     start = time.perf_counter()
     error = ""
     try:

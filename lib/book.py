@@ -5,6 +5,8 @@ The committed notebooks carry no outputs. A batch run (``lib.batch``) writes exe
 runs Jupyter Book 1.x's Sphinx build on that stage with ``execute_notebooks: "off"`` (set in ``_config.yml``).
 While staging it
 
+* folds the code of each chapter's cells behind a "show code" toggle (tag ``hide-input``), except the parameter
+  cells and cells tagged ``show-input``, so a chapter reads as prose, figures and tables;
 * adds to each chapter a "Reproduce this page" box with the exact parameters, profile, device and library version
   of the run that produced it (read from the batch's ``summary.json``), and
 * writes the summary page ``verdicts.md`` from the verdict tables the chapters displayed (:mod:`lib.verdicts`).
@@ -77,9 +79,15 @@ def reproduce_box(chapter: str, profile: str, record: dict[str, Any] | None) -> 
     )
 
 
-def _with_reproduce_box(notebook: dict[str, Any], box: str) -> dict[str, Any]:
-    """A copy of the notebook with the box inserted after its title cell."""
-    cells = list(notebook.get("cells", []))
+def _for_reading(notebook: dict[str, Any], box: str) -> dict[str, Any]:
+    """A copy of the notebook with the box inserted after its title cell and code folded (see module doc)."""
+    keep = {"parameters", "injected-parameters", "show-input", "hide-input", "remove-input", "remove-cell"}
+    cells = []
+    for cell in notebook.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and not keep & set(tags):
+            cell = {**cell, "metadata": {**cell.get("metadata", {}), "tags": [*tags, "hide-input"]}}
+        cells.append(cell)
     at = next((i + 1 for i, c in enumerate(cells) if c.get("cell_type") == "markdown"), 0)
     cells.insert(at, {"cell_type": "markdown", "id": "reproduce-this-page", "metadata": {}, "source": box})
     return {**notebook, "cells": cells}
@@ -124,7 +132,7 @@ def stage(executed_dir: Path, stage_dir: Path, root: Path = REPO_ROOT, profile: 
             name = Path(entry).name
             verdicts.append((entry, _title(notebook, name), collect(notebook)))
             box = reproduce_box(name, profile, records.get(src.resolve()))
-            put(f"{entry}.ipynb", json.dumps(_with_reproduce_box(notebook, box), indent=1).encode())
+            put(f"{entry}.ipynb", json.dumps(_for_reading(notebook, box), indent=1).encode())
         else:
             raise BookBuildError(f"_toc.yml names {entry!r}, but neither {entry}.md nor {entry}.ipynb exists")
     for entry in generated:

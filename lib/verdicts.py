@@ -18,13 +18,7 @@ from typing import Any
 
 MIME = "application/vnd.rmt-book.verdicts+json"
 STATUSES = ("confirmed", "qualified", "contradicted", "reproduced", "open")
-_BADGE = {
-    "confirmed": "✅ confirmed",
-    "reproduced": "✅ reproduced",
-    "qualified": "🟡 qualified",
-    "contradicted": "❌ contradicted",
-    "open": "⚪ open",
-}
+_BADGE = {status: f"**{status}**" for status in STATUSES}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from lib.fingerprint import REPO_ROOT, lib_dependencies, notebook_fingerprint
 OK_NOTEBOOK = [
     ("n = 3\nscale = 0.5\nlabel = 'x'", True),
     ("import lib.laws\nresult = n * scale\nprint(result)", False),
+    ("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()", False),
     ("from lib.verdicts import Verdict, show_verdicts\n"
      "show_verdicts([Verdict('P0', 'products are products', 'confirmed', f'n * scale = {result}')])", False),
 ]
@@ -108,6 +109,8 @@ def test_run_skip_force_and_failure(book: Path) -> None:
     assert not (out / "chapters" / "bad.ipynb").exists()
     executed = nbformat.read(out / "chapters" / "good.ipynb", as_version=4)
     assert "n * scale = 0.5" in json.dumps(executed.cells[-1].outputs)  # run with the profile's n = 1
+    # the figure comes back inline although the test environment sets MPLBACKEND=Agg
+    assert any("image/png" in o.get("data", {}) for o in executed.cells[-2].outputs)
 
     again = batch.run_all(runs, progress=False)
     assert {r.chapter: r.status for r in again} == {"good": "cached", "bad": "failed"}
