@@ -1,0 +1,226 @@
+"""Tests for lib.spinglass: ABC complexity of the spherical p-spin glass and its general-density version.
+
+Oracles: the published ground state E_0(3) = 1.657 (Crisanti-Sommers; ABC), E_inf = 2 sqrt((p-1)/p), the threshold
+table of paper2.md 4.1 and the atom illustration of paper2.md 4.2 (independent evaluations), the 2-spin case
+(ground state = top GOE eigenvalue, sqrt 2), direct quadrature of the integrals the closed forms stand for, and
+lib.laws / lib.freeprob densities run through the generic product integration.
+"""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from lib import freeprob, laws, spinglass
+
+SQRT2 = np.sqrt(2.0)
+GOE_SIGMA = 1.0 / SQRT2  # GOE units: semicircle on [-sqrt 2, sqrt 2], variance 1/2
+
+# paper2.md 4.1: p -> (E_inf, E_0, ..., E_5)
+TABLE = {
+    3: (1.6330, 1.6570, 1.6529, 1.6503, 1.6484, 1.6470, 1.6459),
+    4: (1.7321, 1.7941, 1.7833, 1.7765, 1.7717, 1.7680, 1.7652),
+    5: (1.7889, 1.8880, 1.8706, 1.8596, 1.8519, 1.8461, 1.8415),
+    10: (1.8974, 2.1354, 2.0921, 2.0652, 2.0464, 2.0323, 2.0213),
+}
+
+
+@pytest.mark.parametrize("p", sorted(TABLE))
+def test_threshold_table(p):
+    e, e_inf = spinglass.thresholds(p, 5)
+    assert e_inf == pytest.approx(2 * np.sqrt((p - 1) / p), abs=1e-14)
+    assert e_inf == pytest.approx(TABLE[p][0], abs=6e-5)
+    np.testing.assert_allclose(e, TABLE[p][1:], atol=6e-5)
+
+
+def test_published_ground_state_p3():
+    e, e_inf = spinglass.thresholds(3, 0)
+    assert round(e[0], 3) == 1.657  # ABC / Crisanti-Sommers 3-spin ground state
+    assert round(e_inf, 3) == 1.633
+
+
+def test_two_spin_thresholds_collapse_to_top_goe_eigenvalue():
+    # p = 2: H is a quadratic form, the critical points are the 2N eigenvectors; ground state = -sqrt 2
+    e, e_inf = spinglass.thresholds(2, 3)
+    np.testing.assert_allclose(e, SQRT2, atol=1e-12)
+    assert e_inf == pytest.approx(SQRT2)
+
+
+@pytest.mark.parametrize("p", [3, 4, 7, 10, 20])
+def test_thresholds_are_layered(p):
+    e, e_inf = spinglass.thresholds(p, 8)
+    assert np.all(np.diff(e) < 0)
+    assert e[-1] > e_inf
+
+
+@pytest.mark.parametrize("p", [3, 5, 10])
+def test_complexity_signs_around_thresholds(p):
+    e, e_inf = spinglass.thresholds(p, 3)
+    for k, ek in enumerate(e):
+        assert spinglass.complexity(-ek - 1e-3, p, k) < 0  # exponentially few index-k points below -E_k
+        assert spinglass.complexity(-ek + 1e-3, p, k) > 0
+        assert spinglass.complexity(-ek, p, k) == pytest.approx(0.0, abs=1e-10)
+    # above -E_inf every Theta_k is the constant of ABC Theorem 2.5, and the branches meet at -E_inf
+    const = 0.5 * np.log(p - 1) - (p - 2) / p
+    assert spinglass.complexity(-e_inf, p, 2) == pytest.approx(const)
+    assert spinglass.complexity(-e_inf - 1e-9, p, 2) == pytest.approx(const, abs=1e-6)
+    assert spinglass.complexity(0.5, p, 4) == pytest.approx(const)
+
+
+@pytest.mark.parametrize("p", [3, 4, 10])
+def test_total_complexity(p):
+    e_inf = spinglass.e_infinity(p)
+    # all critical points: E Crt_N ~ (p-1)^{N/2} (ABC Theorem 2.8)
+    np.testing.assert_allclose(spinglass.complexity(np.array([0.0, 0.3, 5.0]), p), 0.5 * np.log(p - 1))
+    u = np.array([-0.5 * e_inf, -0.9 * e_inf])
+    np.testing.assert_allclose(spinglass.complexity(u, p), 0.5 * np.log(p - 1) - (p - 2) / (4 * (p - 1)) * u**2)
+    # below the bulk edge minima dominate: Theta = Theta_0
+    u = np.linspace(-2.5, -e_inf, 7)
+    np.testing.assert_allclose(spinglass.complexity(u, p), spinglass.complexity(u, p, 0))
+    assert spinglass.complexity(-e_inf, p) == pytest.approx(spinglass.complexity(-e_inf + 1e-12, p))
+
+
+@pytest.mark.parametrize("u", [-1.7, -2.0, -3.0])
+def test_i1_is_the_goe_edge_rate_integral(u):
+    p = 3
+    e_inf = spinglass.e_infinity(p)
+    i1 = spinglass.complexity(u, p, 0) - spinglass.complexity(u, p, 1)  # Theta_k is linear in (k + 1) I_1
+    integral = 2 / e_inf**2 * quad(lambda t: np.sqrt(t * t - e_inf**2), e_inf, -u)[0]
+    assert i1 == pytest.approx(integral, rel=1e-9)
+
+
+@pytest.mark.parametrize("t", [-3.0, -1.5, -1.0, 0.2, 1.3, 2.5])
+def test_semicircle_log_potential_by_quadrature(t):
+    integrand = lambda x: np.log(abs(x - t)) * laws.semicircle_pdf(x, GOE_SIGMA)  # noqa: E731
+    pts = [t] if abs(t) < SQRT2 else None
+    direct = quad(integrand, -SQRT2, SQRT2, points=pts, limit=200)[0]
+    assert spinglass.semicircle_log_potential(t) == pytest.approx(direct, abs=1e-8)
+
+
+def _goe_density_law():
+    return spinglass.density_law(
+        lambda x: np.asarray(laws.semicircle_pdf(x, GOE_SIGMA)),
+        (-SQRT2, SQRT2),
+        rate=lambda t: np.asarray(spinglass.semicircle_edge_rate(t)),
+    )
+
+
+def test_general_formula_with_semicircle_is_abc():
+    law = _goe_density_law()  # tabulated semicircle: an independent path to Omega
+    for p in (3, 10):
+        u = np.linspace(-2.4, 1.0, 23)
+        np.testing.assert_allclose(spinglass.general_complexity(u, p, law), spinglass.complexity(u, p), atol=2e-6)
+        np.testing.assert_allclose(spinglass.general_complexity(u, p, law, 2), spinglass.complexity(u, p, 2), atol=2e-6)
+        e, e_edge = spinglass.general_thresholds(p, law, 4)
+        np.testing.assert_allclose(e, spinglass.thresholds(p, 4)[0], atol=1e-5)
+        assert e_edge == pytest.approx(spinglass.e_infinity(p))
+        assert spinglass.complexity_zero(p, law) == pytest.approx(e[0], abs=1e-5)
+
+
+@pytest.mark.parametrize(("w", "published"), [(0.1, 1.6823), (0.3, 1.7212), (0.5, 1.7523)])
+def test_semicircle_plus_atom_ground_state(w, published):
+    # paper2.md 4.2: zero of the total complexity for p = 3, rho = (1 - w) semicircle + w delta_0
+    law = spinglass.semicircle_atom_law(w)
+    assert spinglass.complexity_zero(3, law) == pytest.approx(published, abs=6e-5)
+    e, _ = spinglass.general_thresholds(3, law, 4)
+    assert e[0] == pytest.approx(published, abs=6e-5)
+    assert np.all(np.diff(e) < 0)
+    # same law through the generic product integration
+    generic = spinglass.density_law(
+        lambda x: np.asarray((1 - w) * laws.semicircle_pdf(x, GOE_SIGMA)), (-SQRT2, SQRT2), atom=w
+    )
+    t = np.array([-2.5, -1.5, -0.7, 0.4])
+    np.testing.assert_allclose(generic.log_potential(t), law.log_potential(t), atol=2e-6)
+
+
+@pytest.mark.parametrize("p", [3, 10])
+def test_variance_matched_atom_breaks_layering_where_the_edge_complexity_vanishes(p):
+    def edge_value(w):  # hand formula: Omega_R(-R) = log(R/2) + 1/2 (semicircle), R^2 = 2 / (1 - w)
+        r = np.sqrt(2 / (1 - w))
+        omega = (1 - w) * (np.log(r / 2) + 0.5) + w * np.log(r)
+        return 0.5 * np.log(p - 1) + 0.5 * (1 + np.log(2)) + omega - r * r * (p - 1) / p
+
+    expected = brentq(edge_value, 0.0, 0.9)
+    family = lambda w: spinglass.semicircle_atom_law(w, np.sqrt(2 / (1 - w)))  # noqa: E731
+    assert spinglass.layering_breakpoint(p, family, 0.0, 0.9) == pytest.approx(expected, abs=1e-9)
+    assert np.all(np.isfinite(spinglass.general_thresholds(p, family(0.9 * expected), 3)[0]))
+    assert np.all(np.isnan(spinglass.general_thresholds(p, family(1.1 * expected), 3)[0]))
+
+
+@pytest.mark.parametrize("q", [0.3, 1.0, 3.0])
+def test_wigner_wishart_edge_against_freeprob_density(q):
+    a = spinglass.wigner_wishart_edge(q, GOE_SIGMA)
+    inside, outside = freeprob.wigner_wishart_density(np.array([0.995 * a, 1.005 * a]), q, GOE_SIGMA)
+    assert inside > 1e-3
+    assert outside < 1e-6
+
+
+@pytest.mark.parametrize("q", [0.3, 3.0])
+def test_wigner_wishart_log_potential_two_ways(q):
+    # sheets of the quartic (ours) against product integration of lib.freeprob's density
+    a = spinglass.wigner_wishart_edge(q, GOE_SIGMA)
+    generic = spinglass.density_law(
+        lambda x: np.asarray(freeprob.wigner_wishart_density(x, q, GOE_SIGMA)),
+        (-a, a),
+        atom=freeprob.wigner_wishart_atom(q),
+    )
+    t = np.array([-3 * a, -1.2 * a, -a, 1.1 * a])
+    np.testing.assert_allclose(
+        spinglass.wigner_wishart_log_potential(t, q, GOE_SIGMA), generic.log_potential(t), atol=2e-6
+    )
+
+
+def test_wigner_wishart_small_q_is_the_semicircle():
+    q = 1e-7
+    t = np.array([-1.5, -2.0, -3.0])
+    np.testing.assert_allclose(
+        spinglass.wigner_wishart_rate(t, q, GOE_SIGMA), spinglass.semicircle_edge_rate(t), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        spinglass.wigner_wishart_log_potential(t, q, GOE_SIGMA), spinglass.semicircle_log_potential(t), atol=1e-6
+    )
+    e, _ = spinglass.general_thresholds(3, spinglass.wigner_wishart_law(q), 3)
+    np.testing.assert_allclose(e, spinglass.thresholds(3, 3)[0], atol=1e-4)
+
+
+def test_wigner_wishart_rate_is_a_rate():
+    q = 2.0
+    a = spinglass.wigner_wishart_edge(q, GOE_SIGMA)
+    t = -a - np.array([0.0, 0.01, 0.1, 1.0])
+    rate = spinglass.wigner_wishart_rate(t, q, GOE_SIGMA)
+    assert rate[0] == 0.0
+    assert np.all(np.diff(rate) > 0)
+    # square-root edge: I ~ (2c/3) d^{3/2}, so I(4d) / I(d) -> 8 as d -> 0
+    d = 1e-4
+    ratio = spinglass.wigner_wishart_rate(-a - 4 * d, q, GOE_SIGMA) / spinglass.wigner_wishart_rate(
+        -a - d, q, GOE_SIGMA
+    )
+    assert ratio == pytest.approx(8.0, rel=1e-2)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="p must be >= 2"):
+        spinglass.complexity(-1.7, 1)
+    with pytest.raises(TypeError, match="p must be an integer"):
+        spinglass.thresholds(3.0, 2)
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        spinglass.complexity(-1.7, 3, -1)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        spinglass.complexity(-1.7, 3, 1.5)
+    with pytest.raises(ValueError, match="kmax must be >= 0"):
+        spinglass.thresholds(3, -1)
+    with pytest.raises(ValueError, match="u must be finite"):
+        spinglass.complexity(np.nan, 3)
+    with pytest.raises(ValueError, match="atom weight"):
+        spinglass.semicircle_atom_law(1.0)
+    with pytest.raises(ValueError, match="integrates to"):
+        spinglass.density_law(lambda x: np.full_like(x, 2.0), (-1.0, 1.0))
+    with pytest.raises(ValueError, match="support"):
+        spinglass.density_law(lambda x: np.ones_like(x), (1.0, -1.0))
+    no_rate = spinglass.density_law(lambda x: np.full_like(x, 0.5), (-1.0, 1.0))
+    with pytest.raises(ValueError, match="rate"):
+        spinglass.general_thresholds(3, no_rate, 2)
+    with pytest.raises(ValueError, match="q must be"):
+        spinglass.wigner_wishart_edge(0.0)
+    with pytest.raises(ValueError, match="only"):
+        spinglass.wigner_wishart_log_potential(0.0, 1.0)
