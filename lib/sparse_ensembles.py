@@ -1,0 +1,182 @@
+"""Percolated (diluted) Wigner and Wishart matrices: samplers, cavity densities and the atom at zero.
+
+* Dense percolation, ``H_ij = b_ij J_ij`` with ``b ~ Bernoulli(p)`` and ``J ~ N(0, 1/(p n))``, p fixed: the
+  spectrum is still the unit semicircle (Ayadi & Khorunzhiy; paper2.md 3.4).
+* Sparse percolation, mean degree c (``p = c / n``, ``J ~ N(0, 1/c)``): tails beyond +-2, a central cusp and
+  an atom at zero. Densities by population dynamics of the cavity equations (Rogers, Perez Castillo, Kuehn &
+  Takeda, PRE 78, 031116 (2008); rmt_reference 7.2); the atom by the formula of Bauer & Golinelli (PRL 86,
+  2621 (2001)), proved by Bordenave, Lelarge & Salez (Ann. Probab. 39, 1097 (2011)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.sparse import csr_matrix
+from scipy.special import lambertw
+
+from lib.ensembles import _generator, _size
+from lib.laws import _points, _positive, _shaped
+
+
+def sparse_wigner_zero_atom(c: float) -> float:
+    """Weight of the atom at zero of the sparse Wigner matrix of mean degree c (continuous weights).
+
+    ``m_0 = (x_* + x^* + x_* x^*) / c - 1`` with ``x_*`` the smallest root of ``x = c exp(-c exp(-x))`` and
+    ``x^* = c exp(-x_*)`` (Bauer & Golinelli 2001; Bordenave, Lelarge & Salez 2011; rmt_reference 7.1). For
+    ``c <= e`` the two coincide, ``x_* = x^* = W(c)``; for ``c > e`` they are the 2-cycle of ``x -> c e^{-x}``
+    that straddles its fixed point ``W(c)``, and ``x_*`` is the unique root of the equation in ``(0, W(c))``.
+    """
+    c = _positive(c, "c")
+    fixed = float(lambertw(c).real)
+    if c <= np.e:
+        low = fixed
+    else:
+        # x - c exp(-c exp(-x)) vanishes at W(c) too; dividing by (W(c) - x) leaves one sign change in (0, W(c)).
+        def reduced(x: float) -> float:
+            return (x - c * np.exp(-c * np.exp(-x))) / (fixed - x)
+
+        low = brentq(reduced, 0.0, fixed * (1.0 - 1e-9), xtol=1e-15)
+    high = c * np.exp(-low)
+    return float((low + high + low * high) / c - 1.0)
+
+
+def _poisson_coupling(gen: np.random.Generator, size: int, source: int, degree: float) -> csr_matrix:
+    """Random sparse ``size x source`` matrix: Poisson(degree) entries per row at uniform columns, ``chi^2_1``.
+
+    One sweep of population dynamics: row a sums ``J_l^2 g_l`` over its k_a ~ Poisson(degree) neighbours.
+    """
+    k = gen.poisson(degree, size)
+    rows = np.repeat(np.arange(size), k)
+    cols = gen.integers(0, source, k.sum())
+    return csr_matrix((gen.standard_normal(k.sum()) ** 2, (rows, cols)), shape=(size, source))
+
+
+def _check_popdyn(population: int, sweeps: int, eps: float) -> tuple[int, int, float]:
+    """Check the population-dynamics settings."""
+    population = _size(population, "population")
+    sweeps = _size(sweeps, "sweeps")
+    if sweeps < 2:
+        raise ValueError(f"sweeps must be >= 2 (half are burn-in), got {sweeps}")
+    return population, sweeps, _positive(eps, "eps")
+
+
+def sparse_wigner_resolvent(
+    z: np.ndarray, c: float, population: int = 4000, sweeps: int = 120, rng: np.random.Generator | int = 0
+) -> np.ndarray:
+    """``E G_ii(z)`` of the sparse Wigner ensemble by population dynamics, for complex z with ``Im z > 0``.
+
+    ``g =d 1 / (z - sum_{l=1}^k J_l^2 g_l)``, ``k ~ Poisson(c)``, ``J^2 ~ chi^2_1 / c``; for Poisson degrees the
+    marginal ``G_ii`` has the cavity law, so the population average over the second half of the sweeps is E G
+    (rmt_reference 7.2). All z share the same random draws.
+    """
+    c = _positive(c, "c")
+    zs = np.asarray(z, dtype=complex).ravel()
+    gen = _generator(rng)
+    g = np.tile(1.0 / zs, (population, 1))
+    total = np.zeros(zs.shape, dtype=complex)
+    for sweep in range(sweeps):
+        g = 1.0 / (zs - (_poisson_coupling(gen, population, population, c) @ g) / c)
+        if sweep >= sweeps // 2:
+            total += g.mean(axis=0)
+    return total / (sweeps - sweeps // 2)
+
+
+def sparse_wigner_density(
+    x: float | np.ndarray,
+    c: float,
+    eps: float = 1e-2,
+    population: int = 4000,
+    sweeps: int = 120,
+    rng: np.random.Generator | int = 0,
+) -> float | np.ndarray:
+    """Continuous density of the sparse Wigner matrix of mean degree c, smoothed at width eps.
+
+    ``rho(x) = -Im E G(x + i eps) / pi`` minus the Lorentzian ``m_0 eps / (pi (x^2 + eps^2))`` of the atom
+    :func:`sparse_wigner_zero_atom` (cavity method, rmt_reference 7.2). Tends to the semicircle as c grows.
+    """
+    c = _positive(c, "c")
+    population, sweeps, eps = _check_popdyn(population, sweeps, eps)
+    xs = _points(x)
+    flat = xs.ravel()
+    g = sparse_wigner_resolvent(flat + 1j * eps, c, population, sweeps, rng)
+    atom = sparse_wigner_zero_atom(c) * eps / (np.pi * (flat**2 + eps**2))
+    return _shaped(np.clip(-g.imag / np.pi - atom, 0.0, None).reshape(xs.shape))
+
+
+def sparse_wishart_density(
+    x: float | np.ndarray,
+    c: float,
+    q: float,
+    eps: float = 1e-2,
+    population: int = 4000,
+    sweeps: int = 120,
+    rng: np.random.Generator | int = 0,
+) -> float | np.ndarray:
+    """Density of the sparse Wishart ``W = X X^T / c`` (``X`` n x T, entries ``b xi``, ``b ~ Bern(c/T)``, q = n/T).
+
+    Bipartite cavity equations ``r = 1 / (-z - sum_{k_r} J^2 s)``, ``s = 1 / (-1 - sum_{k_c} J^2 r)`` with
+    ``k_r ~ Poisson(c)``, ``k_c ~ Poisson(c q)``, ``J^2 ~ chi^2_1 / c``, and ``G = -E r`` (Rogers et al. 2008;
+    paper2.md 3.4). Returns ``-Im G(x + i eps) / pi``: the atom at zero (at least ``max(e^{-c}, 1 - 1/q)``)
+    is not subtracted, so read the curve away from ``|x| <~ eps``. Tends to MP(q) as c grows.
+    """
+    c = _positive(c, "c")
+    q = _positive(q, "q")
+    population, sweeps, eps = _check_popdyn(population, sweeps, eps)
+    xs = _points(x)
+    zs = xs.ravel() + 1j * eps
+    gen = _generator(rng)
+    r = np.tile(-1.0 / zs, (population, 1))
+    s = -np.ones_like(r)
+    total = np.zeros(zs.shape, dtype=complex)
+    for sweep in range(sweeps):
+        r = 1.0 / (-zs - (_poisson_coupling(gen, population, population, c) @ s) / c)
+        s = 1.0 / (-1.0 - (_poisson_coupling(gen, population, population, c * q) @ r) / c)
+        if sweep >= sweeps // 2:
+            total += -r.mean(axis=0)
+    g = total / (sweeps - sweeps // 2)
+    return _shaped(np.clip(-g.imag / np.pi, 0.0, None).reshape(xs.shape))
+
+
+def sample_percolated_wigner(n: int, p: float, rng: np.random.Generator | int) -> np.ndarray:
+    """Eigenvalues of ``H_ij = H_ji = b_ij J_ij`` (i < j), ``b ~ Bernoulli(p)``, ``J ~ N(0, 1/(p n))``, zero diagonal.
+
+    Dense percolation (p fixed) keeps the unit semicircle; ``p = c / n`` is the sparse ensemble.
+    """
+    n = _size(n, "n")
+    p = _positive(p, "p")
+    if p > 1:
+        raise ValueError(f"p is a probability and must be <= 1, got {p}")
+    gen = _generator(rng)
+    upper = np.triu(gen.standard_normal((n, n)) * (gen.random((n, n)) < p), k=1) / np.sqrt(p * n)
+    return np.linalg.eigvalsh(upper + upper.T)
+
+
+def sample_sparse_wigner(n: int, c: float, rng: np.random.Generator | int) -> np.ndarray:
+    """Eigenvalues of the sparse Wigner matrix of mean degree c: :func:`sample_percolated_wigner` with p = c/n."""
+    n = _size(n, "n")
+    c = _positive(c, "c")
+    if c >= n:
+        raise ValueError(f"mean degree c must be < n, got c={c}, n={n}")
+    return sample_percolated_wigner(n, c / n, rng)
+
+
+def sample_sparse_wishart(n: int, c: float, q: float, rng: np.random.Generator | int) -> np.ndarray:
+    """Eigenvalues of ``W = X X^T / c``, ``X`` n x T (T = n/q) with entries ``b xi``, ``b ~ Bernoulli(c/T)``."""
+    n = _size(n, "n")
+    c = _positive(c, "c")
+    t = max(1, round(n / _positive(q, "q")))
+    if c >= t:
+        raise ValueError(f"mean degree c must be < T = n/q, got c={c}, T={t}")
+    gen = _generator(rng)
+    rows, cols = np.nonzero(gen.random((n, t)) < c / t)
+    x = csr_matrix((gen.standard_normal(rows.size), (rows, cols)), shape=(n, t))
+    return np.linalg.eigvalsh((x @ x.T).toarray() / c)
+
+
+def zero_mode_fraction(eigenvalues: np.ndarray, rtol: float = 1e-8) -> float:
+    """Fraction of eigenvalues with ``|lambda| <= rtol * max |lambda|``: the sampled atom at zero."""
+    eigs = np.asarray(eigenvalues, dtype=float).ravel()
+    if eigs.size == 0:
+        raise ValueError("eigenvalues must be non-empty")
+    return float(np.mean(np.abs(eigs) <= _positive(rtol, "rtol") * np.max(np.abs(eigs))))
