@@ -14,30 +14,10 @@ Every sampler takes ``rng``: a ``numpy.random.Generator`` or an integer seed.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.linalg import eigvalsh_tridiagonal
 
-from lib.laws import _positive  # one parameter check for the mathematics modules
-
-
-def _generator(rng: np.random.Generator | int) -> np.random.Generator:
-    """Return ``rng`` itself, or a fresh Generator seeded with it when it is an integer."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a numpy.random.Generator or an integer seed, got {type(rng).__name__}")
-
-
-def _size(value: int, name: str) -> int:
-    """Check that a matrix dimension is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+from lib import checks
 
 
 def _complex_ginibre(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,8 +31,8 @@ def goe(n: int, rng: np.random.Generator | int) -> np.ndarray:
     Then ``H_ii ~ N(0, 2/n)`` and ``H_{i<j} ~ N(0, 1/n)``; the matrix density is ``exp(-n tr H^2 / 4)``
     and the eigenvalue density tends to the semicircle on [-2, 2] (rmt_reference 1.1).
     """
-    n = _size(n, "n")
-    a = _generator(rng).standard_normal((n, n))
+    n = checks.size(n, "n")
+    a = checks.generator(rng).standard_normal((n, n))
     return (a + a.T) / np.sqrt(2.0 * n)
 
 
@@ -62,8 +42,8 @@ def gue(n: int, rng: np.random.Generator | int) -> np.ndarray:
     Then ``H_ii ~ N(0, 1/n)`` and ``E|H_{i<j}|^2 = 1/n``; the matrix density is ``exp(-n tr H^2 / 2)`` and the
     eigenvalue density tends to the semicircle on [-2, 2] (rmt_reference 1.1).
     """
-    n = _size(n, "n")
-    x = _complex_ginibre(n, _generator(rng))
+    n = checks.size(n, "n")
+    x = _complex_ginibre(n, checks.generator(rng))
     return (x + x.conj().T) / np.sqrt(2.0 * n)
 
 
@@ -76,8 +56,8 @@ def gse(n: int, rng: np.random.Generator | int) -> np.ndarray:
     eigenvalue is doubly degenerate (Kramers pairs); the n distinct ones follow the semicircle on [-2, 2].
     Use :func:`gse_levels` for the spectrum without the duplicates.
     """
-    n = _size(n, "n")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    gen = checks.generator(rng)
     x = _complex_ginibre(n, gen)
     y = _complex_ginibre(n, gen)
     q = np.block([[x, y], [-y.conj(), x.conj()]])
@@ -102,9 +82,9 @@ def beta_hermite(n: int, beta: float, rng: np.random.Generator | int) -> np.ndar
     ``|Delta|^beta exp(-beta n sum l^2 / 4)`` whose limit is the semicircle on [-2, 2] for every beta > 0.
     beta = 1, 2, 4 reproduce the GOE, GUE and GSE spectra. Cost O(n) memory, O(n^2) time.
     """
-    n = _size(n, "n")
-    beta = _positive(beta, "beta")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    beta = checks.positive(beta, "beta")
+    gen = checks.generator(rng)
     diagonal = gen.standard_normal(n)  # N(0, 2) / sqrt(2)
     off_diagonal = np.sqrt(gen.chisquare(beta * np.arange(n - 1, 0, -1))) / np.sqrt(2.0)
     scale = np.sqrt(beta * n / 2.0)
@@ -121,10 +101,10 @@ def wishart(n: int, t: int, rng: np.random.Generator | int, sigma: float = 1.0) 
     ratio q and scale sigma (:func:`lib.laws.marchenko_pastur_pdf`), with ``n - t`` exact zeros when ``q > 1``
     (Marchenko & Pastur 1967; rmt_reference 2).
     """
-    n = _size(n, "n")
-    t = _size(t, "t")
-    sigma = _positive(sigma, "sigma")
-    x = sigma * _generator(rng).standard_normal((n, t))
+    n = checks.size(n, "n")
+    t = checks.size(t, "t")
+    sigma = checks.positive(sigma, "sigma")
+    x = sigma * checks.generator(rng).standard_normal((n, t))
     return x @ x.T / t
 
 
@@ -136,8 +116,8 @@ def poisson_levels(n: int, rng: np.random.Generator | int) -> np.ndarray:
     (``Sigma^2(L) = L``, ``Delta_3(L) = L / 15``). No unfolding is needed. (Sorted uniform points on [0, n] would
     fix the total count and lower the number variance to about ``L (1 - L / n)``.)
     """
-    n = _size(n, "n")
-    return np.cumsum(_generator(rng).exponential(1.0, n))
+    n = checks.size(n, "n")
+    return np.cumsum(checks.generator(rng).exponential(1.0, n))
 
 
 def sample_spectra(
@@ -158,9 +138,9 @@ def sample_spectra(
     betas = {"goe": 1.0, "gue": 2.0, "gse": 4.0}
     if ensemble not in dense:
         raise ValueError(f"ensemble must be one of {sorted(dense)}, got {ensemble!r}")
-    n = _size(n, "n")
-    n_samples = _size(n_samples, "n_samples")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    n_samples = checks.size(n_samples, "n_samples")
+    gen = checks.generator(rng)
     if tridiagonal and ensemble in betas:
         return np.stack([beta_hermite(n, betas[ensemble], gen) for _ in range(n_samples)])
     return np.stack([dense[ensemble](gen) for _ in range(n_samples)])

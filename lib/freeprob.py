@@ -31,8 +31,8 @@ import numpy as np
 from scipy.integrate import cumulative_trapezoid
 from scipy.optimize import brentq
 
-from lib.ensembles import _generator, _size, goe, wishart
-from lib.laws import _points, _positive, _shaped
+from lib import checks
+from lib.ensembles import goe, wishart
 from lib.sparse_ensembles import (
     sample_percolated_wigner,
     sample_sparse_wigner,
@@ -225,9 +225,9 @@ def wishart_product_density(x: float | np.ndarray, ratios: Sequence[float]) -> f
     ``M = 1`` is Marchenko-Pastur. The atom is :func:`wishart_product_atom`.
     """
     q = _ratios(ratios)
-    xs = _points(x)
+    xs = checks.points(x)
     g, z = _wishart_product_g(xs.ravel(), q)
-    return _shaped(_continuous_density(g, z, wishart_product_atom(q)).reshape(xs.shape))
+    return checks.shaped(_continuous_density(g, z, wishart_product_atom(q)).reshape(xs.shape))
 
 
 def chain_product_atom(widths: Sequence[int]) -> float:
@@ -256,7 +256,7 @@ def fuss_catalan_density(x: float | np.ndarray, m: int) -> float | np.ndarray:
     ``z w = (1 + w)^{m + 1}``; support ``(0, (m+1)^{m+1} / m^m]``; moments ``binom((m+1)k, k) / (mk + 1)``
     (Penson & Zyczkowski, PRE 83, 061118 (2011); rmt_reference 6.1). No atom.
     """
-    m = _size(m, "m")
+    m = checks.size(m, "m")
     return wishart_product_density(x, np.ones(m))
 
 
@@ -265,7 +265,7 @@ def fuss_catalan_density(x: float | np.ndarray, m: int) -> float | np.ndarray:
 
 def wigner_wishart_atom(q: float) -> float:
     """Atom at zero of ``W^{1/2} H W^{1/2}``: ``(1 - 1/q)^+``, the kernel of the Wishart factor."""
-    return float(max(0.0, 1.0 - 1.0 / _positive(q, "q")))
+    return float(max(0.0, 1.0 - 1.0 / checks.positive(q, "q")))
 
 
 def wigner_wishart_density(x: float | np.ndarray, q: float, sigma: float = 1.0) -> float | np.ndarray:
@@ -274,9 +274,9 @@ def wigner_wishart_density(x: float | np.ndarray, q: float, sigma: float = 1.0) 
     ``S(w) = 1 / (sigma sqrt(w) (1 + q w))`` gives ``z^2 w = sigma^2 (1 + w)^2 (1 + q w)^2``, ``w = zG - 1``
     (Rao & Speicher 2007; paper2.md 3.3 item 4). Symmetric, ``m_2 = sigma^2``; atom :func:`wigner_wishart_atom`.
     """
-    q = _positive(q, "q")
-    s2 = _positive(sigma, "sigma") ** 2
-    xs = _points(x)
+    q = checks.positive(q, "q")
+    s2 = checks.positive(sigma, "sigma") ** 2
+    xs = checks.points(x)
 
     def coefficients(z: np.ndarray) -> list[np.ndarray]:
         one = np.ones_like(z)
@@ -293,7 +293,7 @@ def wigner_wishart_density(x: float | np.ndarray, q: float, sigma: float = 1.0) 
     xs_eval = np.where(np.abs(xs) < tiny, np.where(xs < 0, -tiny, tiny), xs)
     w, z = _track_root(coefficients, xs_eval.ravel(), lambda z: s2 / z**2, scale=scale)
     rho = _continuous_density((1.0 + w) / z, z, wigner_wishart_atom(q))
-    return _shaped(rho.reshape(xs.shape))
+    return checks.shaped(rho.reshape(xs.shape))
 
 
 def sample_wigner_product(n: int, rng: np.random.Generator | int) -> np.ndarray:
@@ -302,8 +302,8 @@ def sample_wigner_product(n: int, rng: np.random.Generator | int) -> np.ndarray:
     ``W_1^2`` is MP(1) of unit mean and ``W_1 W_2 W_1`` has the spectrum of ``(W_1^2)^{1/2} W_2 (W_1^2)^{1/2}``,
     so its limit is :func:`wigner_wishart_density` with ``q = 1`` (paper2.md 3.3 item 4).
     """
-    n = _size(n, "n")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    gen = checks.generator(rng)
     w1 = goe(n, gen)
     return np.linalg.eigvalsh(w1 @ goe(n, gen) @ w1)
 
@@ -320,21 +320,21 @@ def wigner_anticommutator_density(
     remaining 2 x 2 block inverts in closed form and ``g = W_11`` solves the cubic
     ``v z g^3 + v g^2 - z g + 1 = 0``, ``v = sigma1^2 sigma2^2``. Hence ``rho(0) = 1 / (pi sqrt v)``. No atom.
     """
-    v = (_positive(sigma1, "sigma1") * _positive(sigma2, "sigma2")) ** 2
-    xs = _points(x)
+    v = (checks.positive(sigma1, "sigma1") * checks.positive(sigma2, "sigma2")) ** 2
+    xs = checks.points(x)
 
     def coefficients(z: np.ndarray) -> list[np.ndarray]:
         one = np.ones_like(z)
         return [one, -z, v * one, v * z]
 
     g, z = _track_root(coefficients, xs.ravel(), lambda z: 1.0 / z, scale=4.0 * np.sqrt(v))
-    return _shaped(_continuous_density(g, z, 0.0).reshape(xs.shape))
+    return checks.shaped(_continuous_density(g, z, 0.0).reshape(xs.shape))
 
 
 def sample_wigner_anticommutator(n: int, rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of ``W_1 W_2 + W_2 W_1`` for two independent n x n GOE matrices (unit semicircles)."""
-    n = _size(n, "n")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    gen = checks.generator(rng)
     w1, w2 = goe(n, gen), goe(n, gen)
     return np.linalg.eigvalsh(w1 @ w2 + w2 @ w1)
 
@@ -358,11 +358,11 @@ def free_sum_mp_semicircle_density(x: float | np.ndarray, phi: float, s2: float)
     ``G^{-1}(g) = 1/g + 1/(1 - phi g) + s2 g`` (R-transforms add), a cubic in G (Pennington & Bahri, ICML
     2017; rmt_reference 6.3). With ``s2 > 0`` there is no atom (a free sum with a semicircle has none).
     """
-    phi = _positive(phi, "phi")
-    s2 = _positive(s2, "s2")
-    xs = _points(x)
+    phi = checks.positive(phi, "phi")
+    s2 = checks.positive(s2, "s2")
+    xs = checks.points(x)
     g, z = _mp_semicircle_g(xs.ravel(), phi, s2)
-    return _shaped(_continuous_density(g, z, 0.0).reshape(xs.shape))
+    return checks.shaped(_continuous_density(g, z, 0.0).reshape(xs.shape))
 
 
 def _mp_semicircle_z(g: np.ndarray | float, phi: float, s2: float) -> np.ndarray | float:
@@ -376,8 +376,8 @@ def mp_semicircle_left_edge(phi: float, s2: float) -> float:
     As x rises from -inf, the real G(x) falls from 0^- until ``z'(g) = 0``; the edge is ``z(g*)`` at the
     negative critical point closest to 0, a root of ``-(1 - phi g)^2 + phi g^2 + s2 g^2 (1 - phi g)^2 = 0``.
     """
-    phi = _positive(phi, "phi")
-    s2 = _positive(s2, "s2")
+    phi = checks.positive(phi, "phi")
+    s2 = checks.positive(s2, "s2")
     # (1 - phi g)^2 (s2 g^2 - 1) + phi g^2, lowest power first
     poly = np.polynomial.polynomial.polymul([1.0, -phi], [1.0, -phi])
     poly = np.polynomial.polynomial.polymul(poly, [-1.0, 0.0, s2])
@@ -393,7 +393,7 @@ def pennington_bahri_critical_energy(phi: float) -> float:
     The energy at which the left edge of ``MP(phi) boxplus SC(2 eps)`` reaches zero, so that negative Hessian
     eigenvalues appear for ``eps > eps_c`` (Pennington & Bahri, ICML 2017; rmt_reference 8.2).
     """
-    phi = _positive(phi, "phi")
+    phi = checks.positive(phi, "phi")
     if phi > 1:
         raise ValueError(f"eps_c is defined for phi <= 1 (for phi > 1 the index is > 0 at every eps), got {phi}")
     return (1.0 - 20.0 * phi - 8.0 * phi**2 + (1.0 + 8.0 * phi) ** 1.5) / 16.0
@@ -405,7 +405,7 @@ def critical_energy_from_edge(phi: float) -> float:
     Brent's method on :func:`mp_semicircle_left_edge`; an independent check of
     :func:`pennington_bahri_critical_energy` (Pennington & Bahri 2017).
     """
-    phi = _positive(phi, "phi")
+    phi = checks.positive(phi, "phi")
     if phi >= 1:
         raise ValueError(f"the left edge is below 0 for every eps > 0 when phi >= 1, got phi={phi}")
     return 0.5 * brentq(lambda s2: mp_semicircle_left_edge(phi, s2), 1e-12, 1.0, xtol=1e-15)
@@ -418,8 +418,8 @@ def pennington_bahri_index(eps: float, phi: float, nodes: int = 200) -> float:
     critical energy it grows like ``|eps - eps_c|^{3/2}``. Computed by Gauss-Legendre quadrature in
     ``x = edge + (0 - edge) t^2``, which removes the square-root edge.
     """
-    eps = _positive(eps, "eps")
-    phi = _positive(phi, "phi")
+    eps = checks.positive(eps, "eps")
+    phi = checks.positive(phi, "phi")
     edge = mp_semicircle_left_edge(phi, 2.0 * eps)
     if edge >= 0:
         return 0.0
@@ -438,14 +438,14 @@ def semicircle_convolution_density(
     Pastur's equation ``G(z) = sum_i w_i / (z - s2 G(z) - a_i)`` (Pastur 1972; rmt_reference 6.3), solved by
     damped fixed-point iteration while ``Im z`` is lowered from far above the support to ``1e-6``.
     """
-    s2 = _positive(s2, "s2")
+    s2 = checks.positive(s2, "s2")
     a = np.asarray(a, dtype=float).ravel()
     if a.size == 0 or not np.all(np.isfinite(a)):
         raise ValueError("a must be a non-empty array of finite values")
     w = np.full(a.size, 1.0 / a.size) if weights is None else np.asarray(weights, dtype=float).ravel()
     if w.shape != a.shape or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
         raise ValueError("weights must be non-negative, one per point of a, and sum to 1")
-    xs = _points(x)
+    xs = checks.points(x)
     flat = xs.ravel()
     scale = np.max(np.abs(a)) + 2.0 * np.sqrt(s2)
     g = 1.0 / (flat + 50j * scale)
@@ -457,7 +457,7 @@ def semicircle_convolution_density(
             g = new
             if done:
                 break
-    return _shaped(np.clip(-g.imag / np.pi, 0.0, None).reshape(xs.shape))
+    return checks.shaped(np.clip(-g.imag / np.pi, 0.0, None).reshape(xs.shape))
 
 
 # --- Pennington-Worah nonlinear random features -----------------------------------------------------------------
@@ -481,7 +481,7 @@ def activation_constants(
     differentiable), ``s = sigma_w sigma_x``, ``Z ~ N(0, 1)`` (Pennington & Worah 2017, eq. 6; rmt_reference
     8.1). Raises ValueError where they are undefined (f not finite) or degenerate (``eta = 0``).
     """
-    s = _positive(sigma_w, "sigma_w") * _positive(sigma_x, "sigma_x")
+    s = checks.positive(sigma_w, "sigma_w") * checks.positive(sigma_x, "sigma_x")
     t, wt = _gaussian_nodes()
     with np.errstate(all="ignore"):
         values = np.asarray(f(s * t), dtype=float)
@@ -497,9 +497,9 @@ def activation_constants(
 
 def _pw_parameters(phi: float, psi: float, eta: float, zeta: float) -> tuple[float, float, float, float]:
     """Check the Pennington-Worah parameters: ratios > 0, ``eta > 0`` and ``0 <= zeta <= eta``."""
-    phi = _positive(phi, "phi")
-    psi = _positive(psi, "psi")
-    eta = _positive(eta, "eta")
+    phi = checks.positive(phi, "phi")
+    psi = checks.positive(psi, "psi")
+    eta = checks.positive(eta, "eta")
     zeta = _nonnegative(zeta, "zeta")
     if zeta > eta * (1.0 + 1e-9):
         raise ValueError(f"zeta must not exceed eta (Cauchy-Schwarz), got eta={eta}, zeta={zeta}")
@@ -534,7 +534,7 @@ def pennington_worah_density(
     is the chain ``(n_1, n_0, m)`` scaled by zeta. The atom is :func:`pennington_worah_atom`.
     """
     phi, psi, eta, zeta = _pw_parameters(phi, psi, eta, zeta)
-    xs = _points(x)
+    xs = checks.points(x)
 
     def coefficients(z: np.ndarray) -> list[np.ndarray]:
         one = np.ones_like(z)
@@ -551,7 +551,7 @@ def pennington_worah_density(
     p, z = _track_root(coefficients, xs.ravel(), lambda z: np.ones_like(z), scale=scale)
     g = psi / z * p + (1.0 - psi) / z
     rho = _continuous_density(g, z, pennington_worah_atom(phi, psi, eta, zeta))
-    return _shaped(rho.reshape(xs.shape))
+    return checks.shaped(rho.reshape(xs.shape))
 
 
 # --- samplers (eigenvalues) --------------------------------------------------------------------------------------
@@ -569,9 +569,9 @@ def sample_wishart_product(n: int, ratios: Sequence[float], rng: np.random.Gener
     Each ``W_k = X X^T / T_k`` with ``T_k = round(n / q_k)``; ``S_M`` has the spectrum of ``W_1 ... W_M`` in
     law because every ``W_k`` is orthogonally invariant (free multiplicative convolution, paper2.md 3.3).
     """
-    n = _size(n, "n")
+    n = checks.size(n, "n")
     q = _ratios(ratios)
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     s = wishart(n, max(1, round(n / q[0])), gen)
     for qk in q[1:]:
         root = _sqrt_psd(s)
@@ -581,10 +581,10 @@ def sample_wishart_product(n: int, ratios: Sequence[float], rng: np.random.Gener
 
 def sample_chain_product(widths: Sequence[int], rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of ``Y Y^T`` for ``Y = X_1 ... X_M``, ``X_i`` of size ``N_{i-1} x N_i`` with var ``1/N_i``."""
-    sizes = [_size(int(w), "width") for w in widths]
+    sizes = [checks.size(int(w), "width") for w in widths]
     if len(sizes) < 2:
         raise ValueError("widths must list N_0, N_1, ..., N_M with M >= 1")
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     y = np.eye(sizes[0])
     for rows, cols in zip(sizes[:-1], sizes[1:], strict=True):
         y = y @ (gen.standard_normal((rows, cols)) / np.sqrt(cols))
@@ -593,7 +593,7 @@ def sample_chain_product(widths: Sequence[int], rng: np.random.Generator | int) 
 
 def sample_fuss_catalan(n: int, m: int, rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of ``Y Y^T`` for a product ``Y`` of m square ``n x n`` Ginibre matrices (variance 1/n)."""
-    return sample_chain_product([_size(n, "n")] * (_size(m, "m") + 1), rng)
+    return sample_chain_product([checks.size(n, "n")] * (checks.size(m, "m") + 1), rng)
 
 
 def sample_wigner_wishart(n: int, q: float, rng: np.random.Generator | int, sigma: float = 1.0) -> np.ndarray:
@@ -602,10 +602,10 @@ def sample_wigner_wishart(n: int, q: float, rng: np.random.Generator | int, sigm
     For ``q > 1`` the non-zero eigenvalues are those of ``L^T H L`` (``L = X / sqrt(T)``, T x T), padded with
     ``n - T`` exact zeros; otherwise the symmetric square root of W is used.
     """
-    n = _size(n, "n")
-    q = _positive(q, "q")
-    sigma = _positive(sigma, "sigma")
-    gen = _generator(rng)
+    n = checks.size(n, "n")
+    q = checks.positive(q, "q")
+    sigma = checks.positive(sigma, "sigma")
+    gen = checks.generator(rng)
     t = max(1, round(n / q))
     h = sigma * goe(n, gen)
     if t < n:
@@ -617,10 +617,10 @@ def sample_wigner_wishart(n: int, q: float, rng: np.random.Generator | int, sigm
 
 def sample_free_sum_mp_semicircle(n: int, phi: float, s2: float, rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of ``W + sqrt(s2) H``: W = Wishart(n, n/phi) of unit mean, H a GOE (Pennington & Bahri)."""
-    n = _size(n, "n")
-    phi = _positive(phi, "phi")
+    n = checks.size(n, "n")
+    phi = checks.positive(phi, "phi")
     s2 = _nonnegative(s2, "s2")
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     return np.linalg.eigvalsh(wishart(n, max(1, round(n / phi)), gen) + np.sqrt(s2) * goe(n, gen))
 
 
@@ -638,9 +638,9 @@ def sample_random_feature_gram(
     ``W`` is ``n1 x n0`` with ``N(0, sigma_w^2 / n0)`` entries and ``X`` is ``n0 x m`` with ``N(0, sigma_x^2)``;
     f is centred by its Gaussian mean, as Pennington & Worah require.
     """
-    n0, n1, m = _size(n0, "n0"), _size(n1, "n1"), _size(m, "m")
-    s = _positive(sigma_w, "sigma_w") * _positive(sigma_x, "sigma_x")
-    gen = _generator(rng)
+    n0, n1, m = checks.size(n0, "n0"), checks.size(n1, "n1"), checks.size(m, "m")
+    s = checks.positive(sigma_w, "sigma_w") * checks.positive(sigma_x, "sigma_x")
+    gen = checks.generator(rng)
     t, wt = _gaussian_nodes()
     mean = float(np.sum(wt * f(s * t)))
     w = gen.standard_normal((n1, n0)) * (sigma_w / np.sqrt(n0))

@@ -11,40 +11,9 @@ Densities are vectorised, finite everywhere and zero outside the support; a scal
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-
-def _positive(value: float, name: str) -> float:
-    """Check that a real parameter is finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value}")
-    return float(value)
-
-
-def _real_finite(value: float, name: str) -> float:
-    """Check that a real parameter is finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
-def _points(x: float | np.ndarray) -> np.ndarray:
-    """Evaluation points as a float array; complex input is refused (these are laws on the real line)."""
-    arr = np.asarray(x)
-    if np.iscomplexobj(arr):
-        raise ValueError("x must be real, got complex values")
-    return arr.astype(float)
-
-
-def _shaped(out: np.ndarray) -> float | np.ndarray:
-    """Return a float for 0-d results, the array otherwise."""
-    return float(out) if out.ndim == 0 else out
+from lib import checks
 
 
 def _eigenvalues(eigs: np.ndarray, min_count: int) -> np.ndarray:
@@ -69,10 +38,10 @@ def semicircle_pdf(x: float | np.ndarray, sigma: float = 1.0, center: float = 0.
     Supported on ``|x - c| <= 2 sigma``, zero outside. Its moments about ``c`` are ``m_{2k} = C_k sigma^{2k}``
     (Catalan numbers), so its variance is ``sigma^2`` (rmt_reference 1.2).
     """
-    sigma = _positive(sigma, "sigma")
-    center = _real_finite(center, "center")
-    u = np.clip((_points(x) - center) / sigma, -2.0, 2.0)  # clipped: zero density, and no sqrt of negatives
-    return _shaped(np.sqrt(4.0 - u * u) / (2.0 * np.pi * sigma))
+    sigma = checks.positive(sigma, "sigma")
+    center = checks.real_finite(center, "center")
+    u = np.clip((checks.points(x) - center) / sigma, -2.0, 2.0)  # clipped: zero density, and no sqrt of negatives
+    return checks.shaped(np.sqrt(4.0 - u * u) / (2.0 * np.pi * sigma))
 
 
 def semicircle_cdf(x: float | np.ndarray, sigma: float = 1.0, center: float = 0.0) -> float | np.ndarray:
@@ -81,11 +50,11 @@ def semicircle_cdf(x: float | np.ndarray, sigma: float = 1.0, center: float = 0.
     Here ``u = (x - c) / sigma`` clipped to [-2, 2] (rmt_reference 1.2); ``F`` is 0 below the support and
     1 above it.
     """
-    sigma = _positive(sigma, "sigma")
-    center = _real_finite(center, "center")
-    u = np.clip((_points(x) - center) / sigma, -2.0, 2.0)
+    sigma = checks.positive(sigma, "sigma")
+    center = checks.real_finite(center, "center")
+    u = np.clip((checks.points(x) - center) / sigma, -2.0, 2.0)
     cdf = 0.5 + u * np.sqrt(4.0 - u * u) / (4.0 * np.pi) + np.arcsin(u / 2.0) / np.pi
-    return _shaped(np.clip(cdf, 0.0, 1.0))
+    return checks.shaped(np.clip(cdf, 0.0, 1.0))
 
 
 def fit_semicircle(eigs: np.ndarray) -> tuple[float, float]:
@@ -107,14 +76,14 @@ def fit_semicircle(eigs: np.ndarray) -> tuple[float, float]:
 
 def marchenko_pastur_atom(q: float) -> float:
     """Mass of the Marchenko-Pastur atom at zero, ``max(0, 1 - 1/q)`` (rmt_reference 2)."""
-    q = _positive(q, "q")
+    q = checks.positive(q, "q")
     return max(0.0, 1.0 - 1.0 / q)
 
 
 def marchenko_pastur_edges(q: float, sigma: float = 1.0) -> tuple[float, float]:
     """Edges of the continuous part, ``lambda_-+ = sigma^2 (1 -+ sqrt q)^2`` (rmt_reference 2)."""
-    q = _positive(q, "q")
-    sigma = _positive(sigma, "sigma")
+    q = checks.positive(q, "q")
+    sigma = checks.positive(sigma, "sigma")
     return sigma**2 * (1.0 - np.sqrt(q)) ** 2, sigma**2 * (1.0 + np.sqrt(q)) ** 2
 
 
@@ -127,11 +96,11 @@ def marchenko_pastur_pdf(x: float | np.ndarray, q: float, sigma: float = 1.0) ->
     ``x = 0`` is returned as 0.
     """
     lo, hi = marchenko_pastur_edges(q, sigma)
-    xs = _points(x)
+    xs = checks.points(x)
     inside = (xs > lo) & (xs < hi) & (xs > 0)
     xi = np.where(inside, xs, 0.5 * (lo + hi))  # a safe point where the formula is not used
     dens = np.sqrt((hi - xi) * (xi - lo)) / (2.0 * np.pi * sigma**2 * q * xi)
-    return _shaped(np.where(inside, dens, 0.0))
+    return checks.shaped(np.where(inside, dens, 0.0))
 
 
 def marchenko_pastur_cdf(x: float | np.ndarray, q: float, sigma: float = 1.0) -> float | np.ndarray:
@@ -145,7 +114,7 @@ def marchenko_pastur_cdf(x: float | np.ndarray, q: float, sigma: float = 1.0) ->
     ``pi (sqrt b - sqrt l)^2 / 2 = 2 pi sigma^2 q min(1, 1/q)``.
     """
     lo, hi = marchenko_pastur_edges(q, sigma)
-    xs = _points(x)
+    xs = checks.points(x)
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
     geo = np.sqrt(lo * hi)
 
@@ -157,7 +126,7 @@ def marchenko_pastur_cdf(x: float | np.ndarray, q: float, sigma: float = 1.0) ->
     theta = np.arcsin(np.clip((xs - mid) / half, -1.0, 1.0))
     continuous = (antiderivative(theta) - antiderivative(np.array(-np.pi / 2))) / (2.0 * np.pi * sigma**2 * q)
     cdf = marchenko_pastur_atom(q) * (xs >= 0) + np.clip(continuous, 0.0, None)
-    return _shaped(np.clip(cdf, 0.0, 1.0))
+    return checks.shaped(np.clip(cdf, 0.0, 1.0))
 
 
 def fit_marchenko_pastur(eigs: np.ndarray) -> tuple[float, float]:

@@ -15,8 +15,7 @@ from scipy.optimize import brentq
 from scipy.sparse import csr_matrix
 from scipy.special import lambertw
 
-from lib.ensembles import _generator, _size
-from lib.laws import _points, _positive, _shaped
+from lib import checks
 
 
 def sparse_wigner_zero_atom(c: float) -> float:
@@ -27,7 +26,7 @@ def sparse_wigner_zero_atom(c: float) -> float:
     ``c <= e`` the two coincide, ``x_* = x^* = W(c)``; for ``c > e`` they are the 2-cycle of ``x -> c e^{-x}``
     that straddles its fixed point ``W(c)``, and ``x_*`` is the unique root of the equation in ``(0, W(c))``.
     """
-    c = _positive(c, "c")
+    c = checks.positive(c, "c")
     fixed = float(lambertw(c).real)
     if c <= np.e:
         low = fixed
@@ -54,11 +53,11 @@ def _poisson_coupling(gen: np.random.Generator, size: int, source: int, degree: 
 
 def _check_popdyn(population: int, sweeps: int, eps: float) -> tuple[int, int, float]:
     """Check the population-dynamics settings."""
-    population = _size(population, "population")
-    sweeps = _size(sweeps, "sweeps")
+    population = checks.size(population, "population")
+    sweeps = checks.size(sweeps, "sweeps")
     if sweeps < 2:
         raise ValueError(f"sweeps must be >= 2 (half are burn-in), got {sweeps}")
-    return population, sweeps, _positive(eps, "eps")
+    return population, sweeps, checks.positive(eps, "eps")
 
 
 def sparse_wigner_resolvent(
@@ -70,9 +69,9 @@ def sparse_wigner_resolvent(
     marginal ``G_ii`` has the cavity law, so the population average over the second half of the sweeps is E G
     (rmt_reference 7.2). All z share the same random draws.
     """
-    c = _positive(c, "c")
+    c = checks.positive(c, "c")
     zs = np.asarray(z, dtype=complex).ravel()
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     g = np.tile(1.0 / zs, (population, 1))
     total = np.zeros(zs.shape, dtype=complex)
     for sweep in range(sweeps):
@@ -95,13 +94,13 @@ def sparse_wigner_density(
     ``rho(x) = -Im E G(x + i eps) / pi`` minus the Lorentzian ``m_0 eps / (pi (x^2 + eps^2))`` of the atom
     :func:`sparse_wigner_zero_atom` (cavity method, rmt_reference 7.2). Tends to the semicircle as c grows.
     """
-    c = _positive(c, "c")
+    c = checks.positive(c, "c")
     population, sweeps, eps = _check_popdyn(population, sweeps, eps)
-    xs = _points(x)
+    xs = checks.points(x)
     flat = xs.ravel()
     g = sparse_wigner_resolvent(flat + 1j * eps, c, population, sweeps, rng)
     atom = sparse_wigner_zero_atom(c) * eps / (np.pi * (flat**2 + eps**2))
-    return _shaped(np.clip(-g.imag / np.pi - atom, 0.0, None).reshape(xs.shape))
+    return checks.shaped(np.clip(-g.imag / np.pi - atom, 0.0, None).reshape(xs.shape))
 
 
 def sparse_wishart_density(
@@ -120,12 +119,12 @@ def sparse_wishart_density(
     paper2.md 3.4). Returns ``-Im G(x + i eps) / pi``: the atom at zero (at least ``max(e^{-c}, 1 - 1/q)``)
     is not subtracted, so read the curve away from ``|x| <~ eps``. Tends to MP(q) as c grows.
     """
-    c = _positive(c, "c")
-    q = _positive(q, "q")
+    c = checks.positive(c, "c")
+    q = checks.positive(q, "q")
     population, sweeps, eps = _check_popdyn(population, sweeps, eps)
-    xs = _points(x)
+    xs = checks.points(x)
     zs = xs.ravel() + 1j * eps
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     r = np.tile(-1.0 / zs, (population, 1))
     s = -np.ones_like(r)
     total = np.zeros(zs.shape, dtype=complex)
@@ -135,7 +134,7 @@ def sparse_wishart_density(
         if sweep >= sweeps // 2:
             total += -r.mean(axis=0)
     g = total / (sweeps - sweeps // 2)
-    return _shaped(np.clip(-g.imag / np.pi, 0.0, None).reshape(xs.shape))
+    return checks.shaped(np.clip(-g.imag / np.pi, 0.0, None).reshape(xs.shape))
 
 
 def sample_percolated_wigner(n: int, p: float, rng: np.random.Generator | int) -> np.ndarray:
@@ -143,19 +142,19 @@ def sample_percolated_wigner(n: int, p: float, rng: np.random.Generator | int) -
 
     Dense percolation (p fixed) keeps the unit semicircle; ``p = c / n`` is the sparse ensemble.
     """
-    n = _size(n, "n")
-    p = _positive(p, "p")
+    n = checks.size(n, "n")
+    p = checks.positive(p, "p")
     if p > 1:
         raise ValueError(f"p is a probability and must be <= 1, got {p}")
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     upper = np.triu(gen.standard_normal((n, n)) * (gen.random((n, n)) < p), k=1) / np.sqrt(p * n)
     return np.linalg.eigvalsh(upper + upper.T)
 
 
 def sample_sparse_wigner(n: int, c: float, rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of the sparse Wigner matrix of mean degree c: :func:`sample_percolated_wigner` with p = c/n."""
-    n = _size(n, "n")
-    c = _positive(c, "c")
+    n = checks.size(n, "n")
+    c = checks.positive(c, "c")
     if c >= n:
         raise ValueError(f"mean degree c must be < n, got c={c}, n={n}")
     return sample_percolated_wigner(n, c / n, rng)
@@ -163,12 +162,12 @@ def sample_sparse_wigner(n: int, c: float, rng: np.random.Generator | int) -> np
 
 def sample_sparse_wishart(n: int, c: float, q: float, rng: np.random.Generator | int) -> np.ndarray:
     """Eigenvalues of ``W = X X^T / c``, ``X`` n x T (T = n/q) with entries ``b xi``, ``b ~ Bernoulli(c/T)``."""
-    n = _size(n, "n")
-    c = _positive(c, "c")
-    t = max(1, round(n / _positive(q, "q")))
+    n = checks.size(n, "n")
+    c = checks.positive(c, "c")
+    t = max(1, round(n / checks.positive(q, "q")))
     if c >= t:
         raise ValueError(f"mean degree c must be < T = n/q, got c={c}, T={t}")
-    gen = _generator(rng)
+    gen = checks.generator(rng)
     rows, cols = np.nonzero(gen.random((n, t)) < c / t)
     x = csr_matrix((gen.standard_normal(rows.size), (rows, cols)), shape=(n, t))
     return np.linalg.eigvalsh((x @ x.T).toarray() / c)
@@ -179,4 +178,4 @@ def zero_mode_fraction(eigenvalues: np.ndarray, rtol: float = 1e-8) -> float:
     eigs = np.asarray(eigenvalues, dtype=float).ravel()
     if eigs.size == 0:
         raise ValueError("eigenvalues must be non-empty")
-    return float(np.mean(np.abs(eigs) <= _positive(rtol, "rtol") * np.max(np.abs(eigs))))
+    return float(np.mean(np.abs(eigs) <= checks.positive(rtol, "rtol") * np.max(np.abs(eigs))))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from lib import checks
 from lib.freeprob import wigner_wishart_atom, wigner_wishart_density
-from lib.laws import _positive  # one parameter check for the mathematics modules
 
 SQRT2 = float(np.sqrt(2.0))
 
@@ -62,11 +62,6 @@ def _energies(u: float | np.ndarray) -> np.ndarray:
     return arr
 
 
-def _shaped(out: np.ndarray) -> float | np.ndarray:
-    """A float for 0-d results, the array otherwise."""
-    return float(out) if out.ndim == 0 else out
-
-
 def hessian_scale(p: int) -> float:
     """``c_p = sqrt(p / (2 (p - 1)))``: a critical point at energy ``u`` has Hessian ``~ M - c_p u I`` (ABC 2013)."""
     p = _check_p(p)
@@ -83,10 +78,10 @@ def semicircle_edge_rate(t: float | np.ndarray, radius: float = SQRT2) -> float 
     the Ben Arous-Dembo-Guionnet rate ``(1/2) int_2^x sqrt(s^2 - 4) ds`` (PTRF 120, 1 (2001)) rescaled from
     radius 2 to R. The k-th smallest eigenvalue has rate ``k I`` (ABC 2013, their LDP for the k-th eigenvalue).
     """
-    radius = _positive(radius, "radius")
+    radius = checks.positive(radius, "radius")
     s = np.maximum(-_energies(t), radius)  # the rate vanishes at and above the lower edge
     root = np.sqrt(s * s - radius * radius)
-    return _shaped(s * root / radius**2 - np.log((s + root) / radius))
+    return checks.shaped(s * root / radius**2 - np.log((s + root) / radius))
 
 
 def semicircle_log_potential(t: float | np.ndarray, radius: float = SQRT2) -> float | np.ndarray:
@@ -98,7 +93,7 @@ def semicircle_log_potential(t: float | np.ndarray, radius: float = SQRT2) -> fl
     """
     t = _energies(t)
     rate = semicircle_edge_rate(-np.abs(t), radius)
-    return _shaped(t * t / radius**2 - 0.5 + np.log(radius / 2.0) - rate)
+    return checks.shaped(t * t / radius**2 - 0.5 + np.log(radius / 2.0) - rate)
 
 
 # --- Auffinger-Ben Arous-Cerny ------------------------------------------------------------------------------------
@@ -129,9 +124,9 @@ def complexity(u: float | np.ndarray, p: int, k: int | None = None) -> float | n
     i1 = np.asarray(semicircle_edge_rate(c * u))
     base = 0.5 * np.log(p - 1) - (p - 2) / (4.0 * (p - 1)) * u * u
     if k is None:
-        return _shaped(np.where(u >= 0, 0.5 * np.log(p - 1), base - i1))
+        return checks.shaped(np.where(u >= 0, 0.5 * np.log(p - 1), base - i1))
     e_inf = e_infinity(p)
-    return _shaped(np.where(u <= -e_inf, base - (k + 1) * i1, 0.5 * np.log(p - 1) - (p - 2) / p))
+    return checks.shaped(np.where(u <= -e_inf, base - (k + 1) * i1, 0.5 * np.log(p - 1) - (p - 2) / p))
 
 
 def _first_zero(f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, values: np.ndarray) -> float:
@@ -207,7 +202,7 @@ def semicircle_atom_law(weight: float = 0.0, radius: float = SQRT2) -> HessianLa
     keeps the second moment at the GOE value 1/2.
     """
     w = _check_weight(weight)
-    radius = _positive(radius, "radius")
+    radius = checks.positive(radius, "radius")
 
     def log_potential(t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
@@ -236,7 +231,7 @@ def log_potential(
     """
     masses, edges = _tabulate(density, support, atom, n_cells)
     t = _energies(t)
-    return _shaped(_cell_log_potential(t.ravel(), masses, edges, atom).reshape(t.shape))
+    return checks.shaped(_cell_log_potential(t.ravel(), masses, edges, atom).reshape(t.shape))
 
 
 def _tabulate(
@@ -310,7 +305,7 @@ def density_law(
 
 def _wigner_wishart_params(q: float, sigma: float) -> tuple[float, float]:
     """``q > 0`` and ``sigma^2`` for the Wigner x Wishart law."""
-    return _positive(q, "q"), _positive(sigma, "sigma") ** 2
+    return checks.positive(q, "q"), checks.positive(sigma, "sigma") ** 2
 
 
 def wigner_wishart_edge(q: float, sigma: float = 1.0) -> float:
@@ -364,7 +359,7 @@ def wigner_wishart_rate(t: float | np.ndarray, q: float, sigma: float = 1.0, n_n
     s = depth[:, None] * (x[None, :] + 1.0) / 2.0
     g_phys, g_other = wigner_wishart_sheets(-a - s * s - 1e-15, q, sigma)
     integrand = 0.5 * (g_phys - g_other) * 2.0 * s  # dt = -2 s ds
-    return _shaped((integrand @ wts * depth / 2.0).reshape(t.shape))
+    return checks.shaped((integrand @ wts * depth / 2.0).reshape(t.shape))
 
 
 def wigner_wishart_log_potential(
@@ -388,7 +383,7 @@ def wigner_wishart_log_potential(
     depth = np.sqrt(-a - t.ravel())
     rr = depth[:, None] * r[None, :]
     inner = (wigner_wishart_sheets(-a - rr * rr, q, sigma)[0] * 2.0 * rr) @ wts * depth / 2.0
-    return _shaped((np.log(a) + tail - inner).reshape(t.shape))
+    return checks.shaped((np.log(a) + tail - inner).reshape(t.shape))
 
 
 def wigner_wishart_law(q: float, sigma: float = 1.0 / SQRT2, n_cells: int = 2000) -> HessianLaw:
@@ -461,7 +456,7 @@ def general_complexity(
     # the running max at the grid point just below ``top``, and f at ``top`` itself
     idx = np.searchsorted(grid, top, side="right") - 1
     below = np.where(idx >= 0, running[np.clip(idx, 0, None)], -np.inf)
-    return _shaped(np.maximum(below, _integrand(top, p, law, kk)))
+    return checks.shaped(np.maximum(below, _integrand(top, p, law, kk)))
 
 
 def general_thresholds(p: int, law: HessianLaw, kmax: int, n_scan: int = 801) -> tuple[np.ndarray, float]:

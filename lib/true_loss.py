@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lib.ensembles import _generator, _size, goe
-from lib.laws import _positive, fit_semicircle
+from lib import checks
+from lib.ensembles import goe
+from lib.laws import fit_semicircle
 
 __all__ = [
     "ModelFit",
@@ -84,10 +85,10 @@ def shift_variance(kp: float, kpp: float, k0: float | None = None, convention: s
         raise ValueError(f"convention must be one of {_CONVENTIONS}, got {convention!r}")
     kp, kpp = _non_negative(kp, "kp"), _non_negative(kpp, "kpp")
     if convention == "notebook":
-        return kp**2 if k0 is None else kp**2 * (1.0 - 1.0 / _positive(k0, "k0"))
+        return kp**2 if k0 is None else kp**2 * (1.0 - 1.0 / checks.positive(k0, "k0"))
     if k0 is None:
         return kpp
-    v = kpp - kp**2 / _positive(k0, "k0")
+    v = kpp - kp**2 / checks.positive(k0, "k0")
     if v < -1e-12 * max(kpp, 1.0):
         raise ValueError(f"k(0) k''(0) < k'(0)^2 ({k0} * {kpp} < {kp}^2): not the derivatives of a valid kernel")
     return max(v, 0.0)
@@ -95,7 +96,7 @@ def shift_variance(kp: float, kpp: float, k0: float | None = None, convention: s
 
 def shift_mean(kp: float, k0: float, loss_value: float) -> float:
     """Mean of the common shift given L(w) = ``loss_value``: E[H_ii | L] = -k'(0) L / k(0) (Gaussian conditioning)."""
-    return -_non_negative(kp, "kp") * float(loss_value) / _positive(k0, "k0")
+    return -_non_negative(kp, "kp") * float(loss_value) / checks.positive(k0, "k0")
 
 
 def se_kernel_derivatives(u: ArrayLike, variance: float = 1.0, lengthscale: float = 1.0) -> tuple:
@@ -103,7 +104,7 @@ def se_kernel_derivatives(u: ArrayLike, variance: float = 1.0, lengthscale: floa
 
     So Cov(L(w), L(w')) = s^2 exp(-|w - w'|^2 / (2 l^2)), k'(u) = k(u) / l^2 and k''(u) = k(u) / l^4.
     """
-    variance, lengthscale = _positive(variance, "variance"), _positive(lengthscale, "lengthscale")
+    variance, lengthscale = checks.positive(variance, "variance"), checks.positive(lengthscale, "lengthscale")
     k = variance * np.exp(np.asarray(u, dtype=float) / lengthscale**2)
     return k, k / lengthscale**2, k / lengthscale**4
 
@@ -127,11 +128,11 @@ def se_gradient_correlation(distance: ArrayLike, lengthscale: float, dim: int | 
     rho(d) = exp(-d^2 / (2 l^2)) (1 - d^2 / (n l^2)); ``dim=None`` is the n -> infinity limit exp(-d^2 / 2 l^2).
     For large n the cosine of two gradients concentrates on rho(d), which is what the networks are compared with.
     """
-    lengthscale = _positive(lengthscale, "lengthscale")
+    lengthscale = checks.positive(lengthscale, "lengthscale")
     d2 = np.asarray(distance, dtype=float) ** 2
     rho = np.exp(-d2 / (2 * lengthscale**2))
     if dim is not None:
-        rho = rho * (1.0 - d2 / (_size(dim, "dim") * lengthscale**2))
+        rho = rho * (1.0 - d2 / (checks.size(dim, "dim") * lengthscale**2))
     return rho
 
 
@@ -145,7 +146,7 @@ def bbp_outlier_location(theta: ArrayLike, sigma: float) -> np.ndarray:
     lambda = theta + sigma^2 / theta for |theta| > sigma, else the edge sign(theta) 2 sigma
     (Feral & Peche 2007, Theorem 1.1).
     """
-    sigma = _positive(sigma, "sigma")
+    sigma = checks.positive(sigma, "sigma")
     t = np.asarray(theta, dtype=float)
     with np.errstate(divide="ignore"):
         out = np.where(np.abs(t) > sigma, t + sigma**2 / t, np.sign(t) * 2 * sigma)
@@ -157,7 +158,7 @@ def bbp_outlier_strength(location: ArrayLike, sigma: float) -> np.ndarray:
 
     ``location`` is measured from the bulk centre; levels inside the bulk give NaN.
     """
-    sigma = _positive(sigma, "sigma")
+    sigma = checks.positive(sigma, "sigma")
     x = np.asarray(location, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.where(np.abs(x) > 2 * sigma, (x + np.sign(x) * np.sqrt(x**2 - 4 * sigma**2)) / 2, np.nan)
@@ -165,8 +166,8 @@ def bbp_outlier_strength(location: ArrayLike, sigma: float) -> np.ndarray:
 
 def outlier_sizes(count: int, scale: float, rng: np.random.Generator | int) -> np.ndarray:
     """The authors' random outlier strengths theta = (1 + g^2) scale, g ~ N(0, 1) (``gp_test_loss_spectra``)."""
-    count, scale = _count(count, "count"), _positive(scale, "scale")
-    return (1.0 + _generator(rng).standard_normal(count) ** 2) * scale
+    count, scale = _count(count, "count"), checks.positive(scale, "scale")
+    return (1.0 + checks.generator(rng).standard_normal(count) ** 2) * scale
 
 
 def sample_hessian(
@@ -185,12 +186,12 @@ def sample_hessian(
     ``outliers`` are the strengths theta (placed on the first diagonal entries: G is orthogonally invariant, so
     the position does not matter); ``degeneracy`` zero rows and columns are appended.
     """
-    n, degeneracy = _size(n, "n"), _count(degeneracy, "degeneracy")
-    kpp, shift_var = _positive(kpp, "kpp"), _non_negative(shift_var, "shift_var")
+    n, degeneracy = checks.size(n, "n"), _count(degeneracy, "degeneracy")
+    kpp, shift_var = checks.positive(kpp, "kpp"), _non_negative(shift_var, "shift_var")
     theta = np.asarray(outliers, dtype=float).ravel()
     if theta.size > n or not np.all(np.isfinite(theta)):
         raise ValueError(f"outliers must be at most n = {n} finite strengths, got {theta.size}")
-    rng = _generator(rng)
+    rng = checks.generator(rng)
     h = np.sqrt(kpp * n) * goe(n, rng)
     h[np.diag_indices(n)] += shift_loc + np.sqrt(shift_var) * rng.standard_normal()
     h[np.arange(theta.size), np.arange(theta.size)] += theta
@@ -218,8 +219,8 @@ def sample_spectra(
     (spacing ratios then need it removed first). The authors' notebook's ``sample_ratios`` forgot to pass
     ``degeneracy`` and ``outliers`` on; this function always applies them.
     """
-    m, n_outliers = _size(m, "m"), _count(n_outliers, "n_outliers")
-    rng = _generator(rng)
+    m, n_outliers = checks.size(m, "m"), _count(n_outliers, "n_outliers")
+    rng = checks.generator(rng)
     out = np.empty((m, n + _count(degeneracy, "degeneracy")))
     for i in range(m):
         theta = outlier_sizes(n_outliers, outlier_scale, rng) if n_outliers else ()
