@@ -1,0 +1,114 @@
+"""Shared pieces of the benchmarks: timing, the machine's description, models and data, the results file.
+
+Timings are medians of repeated runs after one warm-up (the CPU of a shared machine is noisy); on CUDA every
+timed call is bracketed by ``torch.cuda.synchronize``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lib.device import default_device
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def sync() -> None:
+    if default_device().type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    dev = default_device()
+    info = {
+        "device": str(dev),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "os_cpus": os.cpu_count(),
+        "load_average_1min_at_save": os.getloadavg()[0],
+    }
+    if dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
+
+
+def mlp_digits() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """The 64-32-32-10 tanh MLP (3,466 parameters) and the 1,797 scikit-learn digits (pixels / 16)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 10))
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    return model, x, torch.tensor(digits.target)
+
+
+def images(n: int, seed: int = 0, shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.Tensor, torch.Tensor]:
+    """n MNIST-shaped images with labels from a fixed random linear teacher (speed does not depend on the
+    pixels; the benchmarks stay offline and run where no data set is installed)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, *shape, generator=g)
+    teacher = torch.randn(int(np.prod(shape)), 10, generator=g)
+    return x, (x.flatten(1) @ teacher).argmax(1)
+
+
+def conv_net(width: int = 8, hidden: int = 32) -> nn.Module:
+    """Conv(1->w,5)-ReLU-Pool-Conv(w->2w,5)-ReLU-Pool-FC(32 w->hidden)-ReLU-FC(hidden->10) on 28x28 inputs.
+
+    width 8, hidden 32 gives 11,978 parameters; width 4, hidden 16 gives 3,146."""
+    torch.manual_seed(1)
+    return nn.Sequential(
+        nn.Conv2d(1, width, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(2 * width * 16, hidden), nn.ReLU(), nn.Linear(hidden, 10),
+    )
+
+
+def num_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save(section: str, payload: dict, tag: str | None = None) -> Path:
+    """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{tag or default_device().type}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data["machine"] = machine()
+    data[section] = payload
+    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    return path
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table of ``rows`` (dicts) with ``columns``; floats printed with 4 significant digits."""
+    cells = [[f"{r.get(c):.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda values: "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(row) for row in cells])

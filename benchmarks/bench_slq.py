@@ -1,0 +1,113 @@
+"""SLQ spectral density, 100 Lanczos steps x 10 probes, on the 11,978-parameter conv net over 5,000 MNIST-shaped
+images (float32, batches of 1,000): ours against hessian-eigenthings 1.0.0a5, curvlinops 3.0.1 (Papyan's
+Lanczos, with its ARPACK boundary estimate) and PyHessian 0.1. Accuracy: Wasserstein-1 distance of each method's
+spectral measure to the exact spectrum of a 3,146-parameter conv net over 500 images, at the same steps/probes."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from _common import conv_net, images, median_time, num_params, save, table
+from scipy.stats import wasserstein_distance
+from torch import nn
+
+from lib.device import default_device
+from lib.hessian import HessianOperator, exact_hessian
+from lib.lanczos import slq
+
+
+def _batches(model_width, hidden, n_images, batch_size):
+    dev = default_device()
+    model = conv_net(model_width, hidden).to(dev).eval()
+    x, y = images(n_images)
+    return model, [(a.to(dev), b.to(dev)) for a, b in zip(x.split(batch_size), y.split(batch_size), strict=True)]
+
+
+def methods(model, batches, loss, steps, probes):
+    """name -> function returning (nodes, weights) of a spectral measure (flattened; weights summing to 1)."""
+    dev = default_device()
+
+    def ours():
+        result = slq(HessianOperator(model, loss, batches), steps, probes, seed=0)
+        return result.nodes.ravel(), result.weights.ravel() / probes
+
+    def eigenthings():
+        import hessian_eigenthings as he
+
+        op = he.HessianOperator(model, batches, he.supervised_loss(loss), full_dataset=True)
+        r = he.spectral_density(op, num_runs=probes, lanczos_steps=steps, seed=0)
+        return r.raw_eigenvalues.double().cpu().numpy().ravel(), r.raw_weights.double().cpu().numpy().ravel() / probes
+
+    def curvlinops():
+        from curvlinops import HessianLinearOperator
+        from curvlinops.papyan2020traces.spectrum import lanczos_approximate_spectrum
+
+        op = HessianLinearOperator(model, loss, list(model.parameters()), batches, check_deterministic=False)
+        grid, density = lanczos_approximate_spectrum(op, steps, num_points=1024, num_repeats=probes)
+        grid, density = grid.double().cpu().numpy(), density.double().cpu().numpy()
+        return grid, density / density.sum()
+
+    def pyhessian():
+        from pyhessian import hessian as pyh
+
+        op = pyh(model, loss, dataloader=batches, cuda=dev.type == "cuda")
+        nodes, weights = op.density(iter=steps, n_v=probes)
+        return np.asarray(nodes, dtype=float).ravel(), np.asarray(weights, dtype=float).ravel() / probes
+
+    return {"ours": ours, "hessian-eigenthings 1.0.0a5": eigenthings, "curvlinops 3.0.1": curvlinops,
+            "PyHessian 0.1": pyhessian}
+
+
+def main(n_images=5000, batch_size=1000, steps=100, probes=10, repeats=1, width=8, hidden=32,
+         accuracy_images=500) -> dict:
+    loss = nn.CrossEntropyLoss()
+    # accuracy on a model with an exact spectrum
+    small, small_batches = _batches(4, 16, accuracy_images, max(1, accuracy_images // 2))
+    x = torch.cat([a for a, _ in small_batches])
+    y = torch.cat([b for _, b in small_batches])
+    exact = torch.linalg.eigvalsh(exact_hessian(small, loss, x, y)).cpu().numpy()
+    accuracy = {}
+    for name, run in methods(small, small_batches, loss, steps, probes).items():
+        try:
+            nodes, weights = run()
+            accuracy[name] = float(wasserstein_distance(nodes, exact, u_weights=np.maximum(weights, 0)))
+        except Exception as error:  # a peer failing is a result, reported
+            accuracy[name] = repr(error)[:200]
+    # speed on the big model
+    model, batches = _batches(width, hidden, n_images, batch_size)
+    rows = []
+    for name, run in methods(model, batches, loss, steps, probes).items():
+        row = {"method": name}
+        try:
+            row["seconds"] = median_time(run, repeats, warmup=0)
+        except Exception as error:
+            row["error"] = repr(error)[:200]
+        row["w1_to_exact_small"] = accuracy[name]
+        rows.append(row)
+    fastest_peer = min((r["seconds"] for r in rows[1:] if "seconds" in r), default=float("nan"))
+    for r in rows:
+        if "seconds" in r:
+            r["speedup_vs_fastest_peer"] = fastest_peer / r["seconds"]
+    return {"P": num_params(model), "N": n_images, "batch_size": batch_size, "steps": steps, "probes": probes,
+            "accuracy_model_P": num_params(small), "accuracy_model_N": accuracy_images,
+            "exact_spectrum_range": [float(exact[0]), float(exact[-1])], "rows": rows}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--probes", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--accuracy-images", type=int, default=500)
+    parser.add_argument("--tag", default=None, help="results file name (default: the device type)")
+    args = parser.parse_args()
+    result = main(args.images, args.batch_size, args.steps, args.probes, args.repeats,
+                  accuracy_images=args.accuracy_images)
+    print(f"P = {result['P']}, N = {result['N']}, {result['steps']} steps x {result['probes']} probes; "
+          f"accuracy on P = {result['accuracy_model_P']}")
+    print(table(result["rows"], ["method", "seconds", "speedup_vs_fastest_peer", "w1_to_exact_small", "error"]))
+    print("saved", save("slq", result, args.tag))

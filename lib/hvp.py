@@ -1,0 +1,393 @@
+"""Curvature-matrix products of a network's loss: the Hessian H, the Gauss-Newton matrix G and the residual R.
+
+For a model f(x; theta) with P selected parameters and a loss l(f, y) averaged over a dataset of N samples,
+
+    L(theta) = (1/N) sum_b n_b L_b(theta),    L_b = mean loss of batch b (n_b samples),
+
+the operators below multiply a vector (or a P x k matrix of probes, in one pass) by
+
+    H = d^2 L / d theta^2 = G + R,    G = (1/N) sum_n J_n^T H_out,n J_n,    R = (1/N) sum_n sum_c dl/df_c d^2 f_c,
+
+with J_n = df(x_n)/d theta and H_out,n = d^2 l / df^2 (Schraudolph 2002, eq. 6; Papyan 2020, eq. 3). Batches are
+weighted by their sample counts, so a short last batch is not over-weighted.
+
+Two back-ends give the same numbers: ``"func"`` (default) is forward-over-reverse through ``torch.func``
+(``jvp(grad(L))``, vmapped over the probe columns), ``"autograd"`` is double backward, for layers without
+forward-mode AD. When ``torch.distributed`` is initialised, batches are shared round-robin across ranks and the
+products are all-reduced, so every rank holds the full-data product and algorithms on top run unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Literal
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.func import functional_call, grad, hessian, jvp, vjp, vmap
+
+from lib.device import default_device
+
+Batch = tuple[Tensor, Tensor]
+Data = Batch | Iterable[Batch]
+LossFn = Callable[[Tensor, Tensor], Tensor]
+Backend = Literal["func", "autograd"]
+_RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+
+
+def select_parameters(model: nn.Module, params: Sequence[str] | None = None) -> list[str]:
+    """Names of the parameters a curvature operator differentiates, in ``model.named_parameters()`` order.
+
+    ``params=None`` selects every parameter with ``requires_grad``; otherwise each entry is a parameter name
+    (``"0.weight"``) or a module prefix (``"0"`` selects ``"0.weight"`` and ``"0.bias"``).
+    """
+    named = dict(model.named_parameters())
+    if params is None:
+        names = [name for name, p in named.items() if p.requires_grad]
+        if not names:
+            raise ValueError("the model has no parameter with requires_grad=True to differentiate")
+        return names
+    if isinstance(params, str):
+        raise TypeError("params must be a sequence of parameter names or module prefixes, not a single string")
+    chosen: set[str] = set()
+    for entry in params:
+        hits = [name for name in named if name == entry or name.startswith(entry + ".")]
+        if not hits:
+            raise ValueError(f"params entry {entry!r} matches no parameter of the model")
+        chosen.update(hits)
+    frozen = [name for name in chosen if not named[name].requires_grad]
+    if frozen:
+        raise ValueError(f"selected parameters do not require gradients: {sorted(frozen)}")
+    return [name for name in named if name in chosen]
+
+
+def check_model_mode(model: nn.Module, train_mode: bool) -> None:
+    """Refuse models whose loss is not a deterministic function of the parameters in the mode used.
+
+    In training mode BatchNorm mixes the samples of a batch (and updates running statistics) and dropout is random,
+    so the "Hessian" is ill-defined; the operators therefore evaluate models in eval mode unless ``train_mode``.
+    """
+    if not train_mode:
+        return
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            raise ValueError(
+                f"module {name!r} is a BatchNorm layer: its training-mode Hessian is ill-defined (it couples the "
+                "samples of a batch and mutates running statistics); use train_mode=False (eval mode)"
+            )
+        if isinstance(module, _RANDOM) and module.p > 0:
+            raise ValueError(f"module {name!r} is dropout: in training mode the loss is random; use train_mode=False")
+
+
+@contextlib.contextmanager
+def _mode(model: nn.Module, training: bool) -> Iterator[None]:
+    """Set every submodule's training flag for the duration of a product, then restore each one."""
+    previous = [(m, m.training) for m in model.modules()]
+    for m, _ in previous:
+        m.training = training
+    try:
+        yield
+    finally:
+        for m, flag in previous:
+            m.training = flag
+
+
+def _is_distributed(requested: bool | None) -> bool:
+    available = dist.is_available() and dist.is_initialized()
+    if requested and not available:
+        raise ValueError("distributed=True but torch.distributed is not initialised")
+    return available if requested is None else bool(requested)
+
+
+def _check_batch(batch: object, index: int) -> Batch:
+    if not (isinstance(batch, tuple | list) and len(batch) == 2):
+        raise TypeError(f"batch {index} is not an (inputs, targets) pair")
+    x, y = batch
+    if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+        kinds = f"{type(x).__name__}, {type(y).__name__}"
+        raise TypeError(f"batch {index}: inputs and targets must be tensors, got {kinds}")
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"batch {index}: inputs {tuple(x.shape)} and targets {tuple(y.shape)} differ in length")
+    return x, y
+
+
+def _jvp_first(fn: Callable[[Tensor, Tensor], Tensor], primal: Tensor, tangent: Tensor, y: Tensor) -> Tensor:
+    """Directional derivative of ``fn(primal, y)`` in its first argument, along ``tangent``.
+
+    Floating targets get an explicit zero tangent: without it, forward-mode AD through ``mse_loss``'s backward
+    writes into an immutable ZeroTensor ("ZeroTensors are immutable", torch 2.x). Class labels are closed over.
+    """
+    if y.is_floating_point():
+        return jvp(fn, (primal, y), (tangent, torch.zeros_like(y)))[1]
+    return jvp(lambda p: fn(p, y), (primal,), (tangent,))[1]
+
+
+class _CurvatureOperator:
+    """Shared machinery: parameter flattening, data iteration, sample weighting, devices and distribution."""
+
+    _kind: str
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        data: Data,
+        *,
+        params: Sequence[str] | None = None,
+        batch_size: int | None = None,
+        backend: Backend = "func",
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        reduction: Literal["mean", "sum"] = "mean",
+        train_mode: bool = False,
+        chunk_size: int | None = None,
+        distributed: bool | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError("loss_fn must be callable as loss_fn(outputs, targets) -> scalar")
+        if backend not in ("func", "autograd"):
+            raise ValueError(f"backend must be 'func' or 'autograd', got {backend!r}")
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        check_model_mode(model, train_mode)
+        self._model, self._loss_fn, self._backend = model, loss_fn, backend
+        self._reduction, self._train_mode, self._chunk_size = reduction, train_mode, chunk_size
+        self._device = torch.device(device) if device is not None else default_device()
+        self.param_names = select_parameters(model, params)
+        named = dict(model.named_parameters())
+        self._dtype = dtype if dtype is not None else named[self.param_names[0]].dtype
+        if not self._dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point dtype, got {self._dtype}")
+        selected = [named[n].detach().to(self._device, self._dtype) for n in self.param_names]
+        self._shapes = [p.shape for p in selected]
+        self._sizes = [p.numel() for p in selected]
+        self._flat = torch.cat([p.reshape(-1) for p in selected])
+        frozen = {n: p for n, p in named.items() if n not in set(self.param_names)}
+        frozen.update(dict(model.named_buffers()))
+        self._frozen = {n: self._cast(t.detach()) for n, t in frozen.items()}
+        self._distributed = _is_distributed(distributed)
+        self._data = self._prepare_data(data, batch_size)
+        self.num_samples, self.loss = self._count_and_check()
+
+    # ---- public interface -------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(P, P), P the number of selected parameters."""
+        return (self._flat.numel(), self._flat.numel())
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Dtype of the products (and of the parameter copy they are taken at)."""
+        return self._dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device the products are computed on."""
+        return self._device
+
+    @property
+    def parameters(self) -> Tensor:
+        """The flattened selected parameters theta at which the curvature is taken (a copy)."""
+        return self._flat.clone()
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """Product with one vector of length P; returns a length-P tensor of the operator's dtype and device."""
+        v = torch.as_tensor(v)
+        if v.shape != (self.shape[0],):
+            raise ValueError(f"matvec expects a vector of shape ({self.shape[0]},), got {tuple(v.shape)}")
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: Tensor) -> Tensor:
+        """Product with a P x k matrix of probes in one pass over the data; returns P x k."""
+        V = torch.as_tensor(V)
+        if V.ndim != 2 or V.shape[0] != self.shape[0]:
+            raise ValueError(f"matmat expects a matrix of shape ({self.shape[0]}, k), got {tuple(V.shape)}")
+        V = V.to(self._device, self._dtype)
+        out = torch.zeros_like(V)
+        with _mode(self._model, self._train_mode):
+            for x, y in self._local_batches():
+                weight = (x.shape[0] if self._reduction == "mean" else 1) / self.num_samples
+                out.add_(self._batch_product(x, y, V), alpha=weight)
+        if self._distributed:
+            dist.all_reduce(out)
+        return out
+
+    def ggn_rank_bound(self) -> int:
+        """min(P, sum_n rank H_out,n): rank(J^T H_out J) <= rank(H_out), summed over the samples.
+
+        H_out,n = d^2 l(f_n, y_n) / df_n^2 is taken per sample (``loss_fn`` on a batch of one), in float64, and its
+        rank counts eigenvalues above 1e-12 times the batch's largest: C - 1 for softmax cross-entropy with C
+        classes, C for squared error. (A per-sample relative tolerance would count the round-off of the exact null
+        vector of a confident sample, whose H_out is tiny.) It bounds rank(G); rank(H) only when R = 0.
+        """
+        total = torch.zeros((), dtype=torch.float64, device=self._device)
+        with torch.no_grad(), _mode(self._model, self._train_mode):
+            for x, y in self._local_batches():
+                out = self._outputs(self._flat, x).double()
+                per_sample = hessian(lambda o, t: self._loss_fn(o[None], t[None]))
+                blocks = vmap(per_sample)(out, y).reshape(out.shape[0], out[0].numel(), out[0].numel())
+                eigenvalues = torch.linalg.eigvalsh(blocks).abs()
+                total += (eigenvalues > 1e-12 * eigenvalues.max()).sum()
+        if self._distributed:
+            dist.all_reduce(total)
+        return min(self.shape[0], int(total.item()))
+
+    def activation_numel(self) -> int:
+        """Floats output by the model's leaf modules on its largest batch: the memory one probe column needs."""
+        counts: list[int] = []
+        hooks = [m.register_forward_hook(lambda _m, _i, o: counts.append(o.numel()) if isinstance(o, Tensor) else None)
+                 for m in self._model.modules() if not list(m.children())]
+        largest = 0
+        try:
+            with torch.no_grad(), _mode(self._model, self._train_mode):
+                for x, _ in self._local_batches():
+                    counts.clear()
+                    self._outputs(self._flat, x)
+                    largest = max(largest, sum(counts))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return largest
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return self.matvec(other) if torch.as_tensor(other).ndim == 1 else self.matmat(other)
+
+    # ---- pieces used by the products ---------------------------------------------------------------------------
+    def _cast(self, t: Tensor) -> Tensor:
+        return t.to(self._device, self._dtype if t.is_floating_point() else t.dtype)
+
+    def _unflatten(self, flat: Tensor) -> dict[str, Tensor]:
+        chunks = flat.split(self._sizes)
+        return {n: c.view(s) for n, c, s in zip(self.param_names, chunks, self._shapes, strict=True)}
+
+    def _outputs(self, flat: Tensor, x: Tensor) -> Tensor:
+        return functional_call(self._model, {**self._frozen, **self._unflatten(flat)}, (x,))
+
+    def _loss(self, flat: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return self._loss_fn(self._outputs(flat, x), y)
+
+    def _prepare_data(self, data: Data, batch_size: int | None) -> Sequence[Batch] | Iterable[Batch]:
+        if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, Tensor) for t in data):
+            x, y = _check_batch(data, 0)
+            if x.shape[0] == 0:
+                raise ValueError("the dataset is empty")
+            size = x.shape[0] if batch_size is None else batch_size
+            if size < 1:
+                raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+            # tensors are moved once; iterables are moved batch by batch when used
+            x, y = self._cast(x), y.to(self._device)
+            return list(zip(x.split(size), y.split(size), strict=True))
+        if batch_size is not None:
+            raise ValueError("batch_size applies to an (inputs, targets) pair; an iterable brings its own batches")
+        if not isinstance(data, Iterable):
+            raise TypeError(f"data must be an (inputs, targets) pair of tensors or an iterable of them, not {data!r}")
+        # a one-shot iterator would be exhausted after the first product: keep its batches
+        return list(data) if iter(data) is data else data
+
+    def _local_batches(self) -> Iterator[Batch]:
+        rank, world = (dist.get_rank(), dist.get_world_size()) if self._distributed else (0, 1)
+        for index, batch in enumerate(self._data):
+            if index % world == rank:
+                x, y = _check_batch(batch, index)
+                yield self._cast(x), y.to(self._device)
+
+    def _count_and_check(self) -> tuple[int, float]:
+        """Count the samples and evaluate the full-data loss once, refusing empty data and non-finite losses."""
+        count, total = 0, 0.0
+        with torch.no_grad(), _mode(self._model, self._train_mode):
+            for x, y in self._local_batches():
+                loss = self._loss(self._flat, x, y)
+                if loss.ndim != 0:
+                    raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
+                count += x.shape[0]
+                total += (x.shape[0] if self._reduction == "mean" else 1) * float(loss)
+        if self._distributed:
+            both = torch.tensor([count, total], dtype=torch.float64, device=self._device)
+            dist.all_reduce(both)
+            count, total = int(both[0].item()), float(both[1].item())
+        if count == 0:
+            raise ValueError("the dataset is empty")
+        if not torch.isfinite(torch.tensor(total)):
+            raise ValueError(f"the loss at the given parameters is not finite ({total / count}); no curvature exists")
+        return count, total / count
+
+    def _vmapped(self, fn: Callable[[Tensor], Tensor], V: Tensor) -> Tensor:
+        if V.shape[1] == 1:
+            return fn(V[:, 0])[:, None]
+        return vmap(fn, in_dims=1, out_dims=1, chunk_size=self._chunk_size)(V)
+
+    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    # Hessian-vector products of one batch ------------------------------------------------------------------------
+    def _hessian_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        if self._backend == "func":
+            gradient = grad(lambda p, t: self._loss(p, x, t))
+            return self._vmapped(lambda v: _jvp_first(gradient, self._flat, v, y), V)
+        p = self._flat.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self._loss(p, x, y), p, create_graph=True)
+            cols = [torch.autograd.grad(g, p, v, retain_graph=True)[0] for v in V.T]
+        return torch.stack(cols, dim=1)
+
+    # Gauss-Newton products J^T H_out J of one batch ------------------------------------------------------------
+    def _ggn_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        if self._backend == "func":
+            forward = lambda p: self._outputs(p, x)  # noqa: E731
+            out, pullback = vjp(forward, self._flat)
+            loss_gradient = grad(self._loss_fn)
+
+            def column(v: Tensor) -> Tensor:
+                jv = jvp(forward, (self._flat,), (v,))[1]
+                return pullback(_jvp_first(loss_gradient, out, jv, y))[0]
+
+            return self._vmapped(column, V)
+        p = self._flat.detach().requires_grad_(True)
+        with torch.enable_grad():
+            out = self._outputs(p, x)
+            dummy = torch.zeros_like(out, requires_grad=True)
+            (jt_dummy,) = torch.autograd.grad(out, p, dummy, create_graph=True)  # J^T u, linear in u
+            o = out.detach().requires_grad_(True)
+            (dl,) = torch.autograd.grad(self._loss_fn(o, y), o, create_graph=True)
+            cols = []
+            for v in V.T:
+                (jv,) = torch.autograd.grad(jt_dummy, dummy, v, retain_graph=True)  # the double-vjp trick: J v
+                (hjv,) = torch.autograd.grad(dl, o, jv, retain_graph=True)
+                cols.append(torch.autograd.grad(out, p, hjv, retain_graph=True)[0])
+        return torch.stack(cols, dim=1)
+
+
+class HessianOperator(_CurvatureOperator):
+    """The loss Hessian H as a matrix-free operator (see the module docstring for the definition and options).
+
+    Arguments: ``model``; ``loss_fn(outputs, targets)`` returning the batch MEAN (``reduction="mean"``, the
+    default of ``torch.nn`` losses) or SUM (``reduction="sum"``); ``data``: an ``(inputs, targets)`` pair (split
+    into consecutive batches of ``batch_size``, default one batch) or a re-iterable of such pairs (a DataLoader).
+    Keywords: ``params`` (names or module prefixes, for layer-wise or block spectra), ``backend`` ("func" or
+    "autograd"), ``dtype`` (default the model's; float64 copies the parameters), ``device`` (default
+    ``lib.device.default_device()``), ``train_mode`` (default False: the model is evaluated in eval mode),
+    ``chunk_size`` (probe columns vmapped at once), ``distributed`` (default: on when torch.distributed is up).
+    """
+
+    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._hessian_product(x, y, V)
+
+
+class GGNOperator(_CurvatureOperator):
+    """The generalised Gauss-Newton matrix G = (1/N) sum_n J_n^T H_out,n J_n; same arguments as HessianOperator."""
+
+    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._ggn_product(x, y, V)
+
+
+class ResidualOperator(_CurvatureOperator):
+    """The residual R = H - G = (1/N) sum_n sum_c dl/df_c d^2 f_c (zero for models linear in the parameters)."""
+
+    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._hessian_product(x, y, V) - self._ggn_product(x, y, V)

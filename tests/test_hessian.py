@@ -1,0 +1,239 @@
+"""Curvature operators and exact Hessians against independent oracles: torch.func.hessian of the flattened loss,
+the closed-form softmax-regression Hessian, quadratic losses, and J^T H_out J built from explicit Jacobians."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call, hessian, jacrev
+from torch.utils.data import DataLoader, TensorDataset
+
+from lib.hessian import (
+    GGNOperator,
+    HessianOperator,
+    ResidualOperator,
+    batch_hessian_spectra,
+    exact_ggn,
+    exact_hessian,
+)
+
+F64 = torch.float64
+
+
+def _flat_loss(model, loss_fn, x, y, names=None):
+    """theta -> loss, with theta the flattened (selected) parameters: the oracle's view of the network."""
+    named = {n: p.detach() for n, p in model.named_parameters()}
+    names = list(named) if names is None else names
+    shapes = [named[n].shape for n in names]
+
+    def f(theta):
+        params, i = dict(named), 0
+        for n, s in zip(names, shapes, strict=True):
+            params[n] = theta[i : i + s.numel()].view(s)
+            i += s.numel()
+        return loss_fn(functional_call(model, params, (x,)), y)
+
+    return f, torch.cat([named[n].reshape(-1) for n in names])
+
+
+def _oracle(model, loss_fn, x, y, names=None):
+    f, theta = _flat_loss(model, loss_fn, x, y, names)
+    return hessian(f)(theta)
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5), nn.Softplus(), nn.Linear(5, 4)).double()
+
+
+def _classification(n=23, d=6, c=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=F64), torch.randint(0, c, (n,), generator=g)
+
+
+def _eye(p):
+    return torch.eye(p, dtype=F64)
+
+
+@pytest.mark.parametrize("backend", ["func", "autograd"])
+def test_mlp_hessian_matches_torch_func_with_sample_weighted_batches(backend):
+    model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
+    op = HessianOperator(model, loss, (x, y), batch_size=5, backend=backend, device="cpu")  # last batch has 3
+    P = op.shape[0]
+    assert op.shape == (P, P) and op.dtype == F64 and op.device.type == "cpu" and op.num_samples == 23
+    torch.testing.assert_close(op.matmat(_eye(P)), _oracle(model, loss, x, y), rtol=0, atol=1e-12)
+    assert op.loss == pytest.approx(loss(model(x), y).item(), rel=1e-12)
+
+
+def test_conv_net_hessian_matches_torch_func():
+    torch.manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(3 * 3 * 3, 3)
+    ).double()
+    x = torch.randn(9, 1, 6, 6, dtype=F64)
+    y = torch.randint(0, 3, (9,))
+    H = exact_hessian(model, nn.CrossEntropyLoss(), x, y, device="cpu", block=17)
+    torch.testing.assert_close(H, _oracle(model, nn.CrossEntropyLoss(), x, y), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["func", "autograd"])
+def test_regression_net_mse_hessian_matches_torch_func(backend):
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 7), nn.SiLU(), nn.Linear(7, 2)).double()
+    x = torch.randn(15, 4, dtype=F64)
+    y = torch.randn(15, 2, dtype=F64)
+    H = exact_hessian(model, nn.MSELoss(), x, y, backend=backend, device="cpu")
+    torch.testing.assert_close(H, _oracle(model, nn.MSELoss(), x, y), rtol=0, atol=1e-12)
+
+
+def test_softmax_regression_closed_form():
+    """H = (1/N) sum_n (diag p_n - p_n p_n^T) kron x~_n x~_n^T, x~ = (x, 1), for W (C x d) then b (C)."""
+    torch.manual_seed(4)
+    n, d, c = 40, 5, 3
+    model = nn.Linear(d, c).double()
+    x, y = _classification(n, d, c, seed=5)
+    p = torch.softmax(model(x), dim=1).detach()
+    xt = torch.cat([x, torch.ones(n, 1, dtype=F64)], dim=1)
+    A = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    full = torch.einsum("nab,ni,nj->aibj", A, xt, xt).reshape(c * (d + 1), c * (d + 1)) / n
+    order = [a * (d + 1) + i for a in range(c) for i in range(d)] + [a * (d + 1) + d for a in range(c)]
+    expected = full[order][:, order]
+    torch.testing.assert_close(exact_hessian(model, nn.CrossEntropyLoss(), x, y), expected, rtol=0, atol=1e-13)
+    # a linear model has no residual: H = G
+    torch.testing.assert_close(exact_ggn(model, nn.CrossEntropyLoss(), x, y), expected, rtol=0, atol=1e-13)
+
+
+def test_quadratic_loss_gives_its_matrix():
+    """L(w) = mean_n (a_n . w - t_n)^2 / 2 has H = A^T A / N exactly."""
+    torch.manual_seed(6)
+    model = nn.Linear(7, 1, bias=False).double()
+    a = torch.randn(30, 7, dtype=F64)
+    t = torch.randn(30, 1, dtype=F64)
+    H = exact_hessian(model, lambda o, y: 0.5 * ((o - y) ** 2).mean(), a, t)
+    torch.testing.assert_close(H, a.T @ a / 30, rtol=0, atol=1e-13)
+
+
+def test_backends_agree_on_probe_block_with_eval_batchnorm():
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Linear(6, 10), nn.BatchNorm1d(10), nn.GELU(), nn.Linear(10, 4)).double()
+    model.train()(torch.randn(64, 6, dtype=F64))  # non-trivial running statistics
+    x, y = _classification(31)
+    V = torch.randn(sum(p.numel() for p in model.parameters()), 6, dtype=F64)
+    ops = [HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=8, backend=b) for b in ("func", "autograd")]
+    torch.testing.assert_close(ops[0].matmat(V), ops[1].matmat(V), rtol=0, atol=1e-10)
+    torch.testing.assert_close(ops[0].matvec(V[:, 2]), ops[0].matmat(V)[:, 2], rtol=0, atol=1e-12)
+    assert model.training, "the operator must restore the model's mode"
+
+
+@pytest.mark.parametrize("backend", ["func", "autograd"])
+def test_ggn_equals_jacobian_oracle_and_h_is_g_plus_r(backend):
+    model, (x, y), loss = _mlp(), _classification(12), nn.CrossEntropyLoss()
+    f, theta = _flat_loss(model, lambda o, _: o, x, y)
+    J = jacrev(f)(theta).reshape(12 * 4, -1)  # (N C) x P
+    out = model(x).detach()
+    H_out = hessian(lambda o: loss(o, y))(out).reshape(12 * 4, 12 * 4)
+    G_oracle = J.T @ H_out @ J
+    kwargs = {"backend": backend, "batch_size": 5}
+    P = theta.numel()
+    G = GGNOperator(model, loss, (x, y), **kwargs).matmat(_eye(P))
+    R = ResidualOperator(model, loss, (x, y), **kwargs).matmat(_eye(P))
+    torch.testing.assert_close(G, G_oracle, rtol=0, atol=1e-12)
+    torch.testing.assert_close(G + R, _oracle(model, loss, x, y), rtol=0, atol=1e-12)
+
+
+def test_parameter_subset_is_the_diagonal_block():
+    model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
+    names = ["2.weight", "2.bias"]
+    block = exact_hessian(model, loss, x, y, params=["2"])
+    torch.testing.assert_close(block, _oracle(model, loss, x, y, names), rtol=0, atol=1e-12)
+
+
+def test_dataloader_and_tensors_give_the_same_products():
+    model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(x, y), batch_size=6, shuffle=False)
+    V = torch.randn(sum(p.numel() for p in model.parameters()), 3, dtype=F64)
+    a = HessianOperator(model, loss, loader).matmat(V)
+    b = HessianOperator(model, loss, (x, y)).matmat(V)
+    c = HessianOperator(model, loss, iter(list(loader))).matmat(V)  # a one-shot iterator is kept
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(c, b, rtol=0, atol=1e-12)
+
+
+def test_float32_model_in_float64_and_dropout_in_eval_mode():
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Dropout(0.5), nn.Tanh(), nn.Linear(8, 4))  # float32, train mode
+    x, y = _classification()
+    x = x.float()
+    H = exact_hessian(model, nn.CrossEntropyLoss(), x, y)  # dropout off: deterministic
+    eval_copy = copy.deepcopy(model).double().eval()
+    torch.testing.assert_close(H, _oracle(eval_copy, nn.CrossEntropyLoss(), x.double(), y), rtol=0, atol=1e-12)
+    assert H.dtype == F64 and next(model.parameters()).dtype == torch.float32
+
+
+def test_batch_spectra_of_softmax_regression_respect_the_rank_bound():
+    torch.manual_seed(9)
+    d, c, b = 12, 4, 5
+    model = nn.Linear(d, c).double()
+    x, y = _classification(23, d, c, seed=10)
+    spectra = batch_hessian_spectra(model, nn.CrossEntropyLoss(), (x, y), b)
+    assert len(spectra) == 5 and list(spectra.batch_sizes) == [5, 5, 5, 5, 3]
+    assert list(spectra.rank_bounds) == [b * (c - 1)] * 4 + [3 * (c - 1)]
+    for i, eigs in enumerate(spectra):
+        xb, yb = x[i * b : (i + 1) * b], y[i * b : (i + 1) * b]
+        expected = torch.linalg.eigvalsh(_oracle(model, nn.CrossEntropyLoss(), xb, yb)).numpy()
+        np.testing.assert_allclose(eigs, expected, rtol=0, atol=1e-13)
+        assert np.sum(np.abs(eigs) > 1e-10 * np.abs(eigs).max()) == spectra.rank_bounds[i]
+    ggn = batch_hessian_spectra(model, nn.CrossEntropyLoss(), (x, y), b, curvature="ggn", max_batches=2)
+    assert len(ggn) == 2 and ggn.curvature == "ggn"
+
+
+def test_mse_output_rank_and_drop_last():
+    torch.manual_seed(11)
+    model = nn.Sequential(nn.Linear(3, 20), nn.Tanh(), nn.Linear(20, 2)).double()
+    x = torch.randn(10, 3, dtype=F64)
+    spectra = batch_hessian_spectra(model, nn.MSELoss(), (x, torch.randn(10, 2, dtype=F64)), 4, curvature="ggn")
+    spectra_dropped = batch_hessian_spectra(
+        model, nn.MSELoss(), (x, torch.randn(10, 2, dtype=F64)), 4, curvature="ggn", drop_last=True
+    )
+    assert list(spectra.rank_bounds) == [8, 8, 4] and len(spectra_dropped) == 2
+    for eigs, bound in zip(spectra, spectra.rank_bounds, strict=True):
+        assert np.sum(eigs > 1e-10 * eigs.max()) == bound
+
+
+def test_clear_errors():
+    model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
+    with pytest.raises(ValueError, match="BatchNorm"):
+        HessianOperator(nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4)), loss, (x.float(), y), train_mode=True)
+    with pytest.raises(ValueError, match="dropout"):
+        HessianOperator(nn.Sequential(nn.Linear(6, 4), nn.Dropout(0.1)), loss, (x.float(), y), train_mode=True)
+    with pytest.raises(ValueError, match="not finite"):
+        HessianOperator(model, lambda o, t: loss(o, t) / 0.0, (x, y))
+    with pytest.raises(ValueError, match="empty"):
+        HessianOperator(model, loss, (x[:0], y[:0]))
+    with pytest.raises(ValueError, match="empty"):
+        HessianOperator(model, loss, [])
+    with pytest.raises(ValueError, match="differ in length"):
+        HessianOperator(model, loss, (x, y[:-1]))
+    with pytest.raises(ValueError, match="matches no parameter"):
+        HessianOperator(model, loss, (x, y), params=["9"])
+    frozen = _mlp()
+    frozen[0].weight.requires_grad_(False)
+    with pytest.raises(ValueError, match="do not require gradients"):
+        HessianOperator(frozen, loss, (x, y), params=["0"])
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="requires_grad"):
+        HessianOperator(frozen, loss, (x, y))
+    op = HessianOperator(model, loss, (x, y))
+    with pytest.raises(ValueError, match="shape"):
+        op.matvec(torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match="shape"):
+        op.matmat(torch.zeros(op.shape[0], dtype=F64))
+    with pytest.raises(ValueError, match="backend"):
+        HessianOperator(model, loss, (x, y), backend="jax")
+    with pytest.raises(ValueError, match="scalar"):
+        HessianOperator(model, nn.CrossEntropyLoss(reduction="none"), (x, y))
+    with pytest.raises(ValueError, match="batch_size"):
+        batch_hessian_spectra(model, loss, (x, y), 0)
