@@ -5,7 +5,8 @@
 * Sparse percolation, mean degree c (``p = c / n``, ``J ~ N(0, 1/c)``): tails beyond +-2, a central cusp and
   an atom at zero. Densities by population dynamics of the cavity equations (Rogers, Perez Castillo, Kuehn &
   Takeda, PRE 78, 031116 (2008); rmt_reference 7.2); the atom by the formula of Bauer & Golinelli (PRL 86,
-  2621 (2001)), proved by Bordenave, Lelarge & Salez (Ann. Probab. 39, 1097 (2011)).
+  2621 (2001)), proved by Bordenave, Lelarge & Salez (Ann. Probab. 39, 1097 (2011)), and the percolation of
+  zero-mode carriers behind Bauer & Golinelli's transitions at c = 1.421529..., e and 3.154985....
 """
 
 from __future__ import annotations
@@ -18,26 +19,96 @@ from scipy.special import lambertw
 from lib import checks
 
 
-def sparse_wigner_zero_atom(c: float) -> float:
-    """Weight of the atom at zero of the sparse Wigner matrix of mean degree c (continuous weights).
+def bauer_golinelli_roots(c: float) -> tuple[float, float]:
+    """The roots ``(x_*, x^*)`` behind the zero modes of the Erdos-Renyi graph of mean degree c.
 
-    ``m_0 = (x_* + x^* + x_* x^*) / c - 1`` with ``x_*`` the smallest root of ``x = c exp(-c exp(-x))`` and
-    ``x^* = c exp(-x_*)`` (Bauer & Golinelli 2001; Bordenave, Lelarge & Salez 2011; rmt_reference 7.1). For
+    ``x_*`` is the smallest root of ``x = c exp(-c exp(-x))`` and ``x^* = c exp(-x_*)`` its largest (Bauer &
+    Golinelli, PRL 86, 2621 (2001); Bordenave, Lelarge & Salez, Ann. Probab. 39, 1097 (2011); rmt_reference 7.1).
+    On the locally tree-like graph a vertex seen from a neighbour (its branch) has a pole of the resolvent at 0,
+    so carries zero-mode weight, with probability ``x_* / c`` (no child has one), and a resolvent vanishing at
+    0 with probability ``1 - e^{-x_*}`` (some child has a pole); for ``c > e`` the rest is the core. For
     ``c <= e`` the two coincide, ``x_* = x^* = W(c)``; for ``c > e`` they are the 2-cycle of ``x -> c e^{-x}``
     that straddles its fixed point ``W(c)``, and ``x_*`` is the unique root of the equation in ``(0, W(c))``.
     """
     c = checks.positive(c, "c")
     fixed = float(lambertw(c).real)
     if c <= np.e:
-        low = fixed
-    else:
-        # x - c exp(-c exp(-x)) vanishes at W(c) too; dividing by (W(c) - x) leaves one sign change in (0, W(c)).
-        def reduced(x: float) -> float:
-            return (x - c * np.exp(-c * np.exp(-x))) / (fixed - x)
+        return fixed, fixed
 
-        low = brentq(reduced, 0.0, fixed * (1.0 - 1e-9), xtol=1e-15)
-    high = c * np.exp(-low)
+    # x - c exp(-c exp(-x)) vanishes at W(c) too; dividing by (W(c) - x) leaves one sign change in (0, W(c)).
+    def reduced(x: float) -> float:
+        return (x - c * np.exp(-c * np.exp(-x))) / (fixed - x)
+
+    low = float(brentq(reduced, 0.0, fixed * (1.0 - 1e-9), xtol=1e-15))
+    return low, float(c * np.exp(-low))
+
+
+def sparse_wigner_zero_atom(c: float) -> float:
+    """Weight of the atom at zero of the sparse Wigner matrix of mean degree c (continuous weights).
+
+    ``m_0 = (x_* + x^* + x_* x^*) / c - 1`` with the roots of :func:`bauer_golinelli_roots` (Bauer & Golinelli
+    2001; Bordenave, Lelarge & Salez 2011; rmt_reference 7.1); the same for the 0/1 adjacency matrix.
+    """
+    low, high = bauer_golinelli_roots(c)
     return float((low + high + low * high) / c - 1.0)
+
+
+def zero_mode_branching(c: float) -> float:
+    """Mean branching ``c x_*(c)`` of the zero-mode carriers of the Erdos-Renyi graph of mean degree c.
+
+    A carrier is a vertex where some eigenvector of eigenvalue 0 is non-zero; on the tree-like graph it is a
+    vertex all of whose neighbours, seen from it, carry no zero-mode weight. Linking two carriers when they share
+    a neighbour, a carrier reached through a neighbour has ``k ~ Poisson(c (1 - e^{-x_*}))`` further neighbours,
+    each with ``Poisson(x_*)`` carriers below it conditioned on at least one (mean ``x_* / (1 - e^{-x_*})``):
+    ``c x_*`` new carriers on average. Clusters of carriers percolate where ``c x_*(c) > 1``: between Bauer &
+    Golinelli's insulator-conductor (1.421529...) and conductor-insulator (3.154985...) transitions, see
+    :func:`bauer_golinelli_transitions`. The branching argument is ours; the two roots reproduce the published
+    constants (Bauer & Golinelli, PRL 86, 2621 (2001), abstract) to all their digits.
+    """
+    low, _ = bauer_golinelli_roots(c)
+    return c * low
+
+
+def zero_mode_giant_fraction(c: float) -> float:
+    """Fraction of the n vertices in the giant cluster of zero-mode carriers (see :func:`zero_mode_branching`).
+
+    ``(x_* / c) (1 - eta)``: a vertex is a carrier with probability ``x_* / c``, and ``eta``, the probability
+    that its cluster is finite, is the smallest root in [0, 1] of ``eta = exp(-c (1 - e^{-x_*}) (1 - f(eta)))``
+    with ``f(eta) = (e^{-x_* (1 - eta)} - e^{-x_*}) / (1 - e^{-x_*})``, the generating function of
+    ``Poisson(x_*)`` conditioned on at least one. Zero outside the conducting window of
+    :func:`bauer_golinelli_transitions`.
+    """
+    low, _ = bauer_golinelli_roots(c)
+    if c * low <= 1.0:
+        return 0.0
+    tail = -np.expm1(-low)
+
+    def excess(eta: float) -> float:
+        f = (np.exp(-low * (1.0 - eta)) - np.exp(-low)) / tail
+        return np.exp(-c * tail * (1.0 - f)) - eta
+
+    # supercritical: excess > 0 at 0 and < 0 just below the trivial root eta = 1 (slope c x_* > 1 there)
+    top = 1.0 - 1e-9
+    eta = float(brentq(excess, 0.0, top, xtol=1e-14)) if excess(top) < 0 else top
+    return float(low / c * (1.0 - eta))
+
+
+def bauer_golinelli_transitions() -> tuple[float, float, float]:
+    """Bauer & Golinelli's three special mean degrees of the Erdos-Renyi graph: ``(c_1, e, c_2)``.
+
+    ``c_1 = 1.421529...`` (insulator to conductor) and ``c_2 = 3.154985...`` (conductor to insulator) are the
+    roots of ``c x_*(c) = 1`` (:func:`zero_mode_branching`); with ``x_* = 1/c`` the root equation becomes
+    ``c^2 = exp(c e^{-1/c})``, and below e, where ``x_* = W(c)``, ``c_1 = 1 / (2 W(1/2))``. At ``c = e`` the fixed
+    point ``W(c)`` of ``x -> c e^{-x}`` loses stability (``W(e) = 1``), ``x_*`` and ``x^*`` split and the core
+    of leaf removal appears: the spectral singularity linked to minimal vertex cover. Reference: Bauer &
+    Golinelli, "Exactly solvable model with two conductor-insulator transitions driven by impurities",
+    PRL 86, 2621 (2001), cond-mat/0006472.
+    """
+    def excess(c: float) -> float:
+        return zero_mode_branching(c) - 1.0
+
+    # c x_* rises from 0 to e at c = e, then falls towards 0 as x_* ~ c e^{-c}: one crossing on each side
+    return float(brentq(excess, 1.0, np.e, xtol=1e-14)), float(np.e), float(brentq(excess, np.e, 10.0, xtol=1e-14))
 
 
 def _poisson_coupling(gen: np.random.Generator, size: int, source: int, degree: float) -> csr_matrix:

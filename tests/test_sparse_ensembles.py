@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.integrate import cumulative_trapezoid
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.special import lambertw
 
 from lib import freeprob
 from lib import sparse_ensembles as se
@@ -42,6 +45,56 @@ def test_zero_atom_against_exact_diagonalisation(c: float) -> None:
     # times a few, plus an O(1/n) finite-size offset
     tol = 4.0 * np.sqrt(atom / (n * samples)) + 5.0 / n
     assert fraction == pytest.approx(atom, abs=tol)
+
+
+def test_bauer_golinelli_transitions_reproduce_the_published_constants() -> None:
+    c1, c_core, c2 = se.bauer_golinelli_transitions()
+    # Bauer & Golinelli, PRL 86, 2621 (2001), abstract: 1.421529..., e = 2.718281..., 3.154985...
+    assert np.floor(c1 * 1e6) / 1e6 == pytest.approx(1.421529, abs=1e-12)
+    assert np.floor(c2 * 1e6) / 1e6 == pytest.approx(3.154985, abs=1e-12)
+    assert c_core == pytest.approx(2.718281828459045, abs=1e-15)
+    # independent closed forms: with x_* = 1/c the root equation reads c^2 = exp(c e^{-1/c}), and below e,
+    # where x_* = W(c), c W(c) = 1 gives c_1 = 1 / (2 W(1/2))
+    assert c1 == pytest.approx(1.0 / (2.0 * lambertw(0.5).real), rel=1e-12)
+    for c in (c1, c2):
+        assert c**2 == pytest.approx(np.exp(c * np.exp(-1.0 / c)), rel=1e-10)
+    # conducting window in between, insulating outside; the roots split exactly at e (the core appears)
+    assert se.zero_mode_branching(2.0) > 1.0 > max(se.zero_mode_branching(1.2), se.zero_mode_branching(4.0))
+    low, high = se.bauer_golinelli_roots(np.e * (1 - 1e-6))
+    assert low == high == pytest.approx(1.0, abs=1e-6)  # W(e) = 1
+    low, high = se.bauer_golinelli_roots(np.e * 1.01)
+    assert low < 1.0 < high and high == pytest.approx(np.e * 1.01 * np.exp(-low), rel=1e-12)
+    assert se.zero_mode_giant_fraction(1.2) == se.zero_mode_giant_fraction(4.0) == 0.0
+
+
+def _zero_mode_carrier_clusters(n: int, c: float, seed: int) -> tuple[float, float]:
+    """Exact diagonalisation of the 0/1 Erdos-Renyi adjacency: (carrier fraction, largest carrier cluster / n).
+
+    Carriers are the vertices with weight in the eigenspace of 0; two carriers are linked when they share a
+    neighbour.
+    """
+    gen = np.random.default_rng(seed)
+    upper = np.triu(gen.random((n, n)) < c / n, k=1)
+    adjacency = (upper | upper.T).astype(float)
+    values, vectors = np.linalg.eigh(adjacency)
+    kernel = np.abs(values) < 1e-8 * np.abs(values).max()
+    carriers = np.sum(vectors[:, kernel] ** 2, axis=1) > 1e-6
+    rows = csr_matrix(adjacency[carriers])
+    labels = connected_components(rows @ rows.T, directed=False)[1]
+    return float(carriers.mean()), float(np.bincount(labels).max() / n)
+
+
+def test_zero_mode_carriers_percolate_only_between_the_transitions() -> None:
+    # subcritical clusters hold O(log n) vertices; the giant cluster has finite-size spread ~0.03 at n = 1500
+    for c, n in ((1.2, 1000), (4.0, 1000), (2.0, 1500)):
+        carriers, largest = _zero_mode_carrier_clusters(n, c, 7)
+        giant = se.zero_mode_giant_fraction(c)
+        if giant == 0.0:
+            assert largest < 0.03
+        else:
+            assert largest == pytest.approx(giant, abs=0.08) and largest > 0.1
+        # carriers: probability x_* / c, with cluster-correlated spread ~0.03 at these sizes
+        assert carriers == pytest.approx(se.bauer_golinelli_roots(c)[0] / c, abs=0.06)
 
 
 def test_dense_percolation_is_still_a_semicircle_sparse_is_not() -> None:
@@ -101,6 +154,8 @@ def test_sparse_wishart_against_diagonalisation() -> None:
 def test_bad_parameters_raise() -> None:
     with pytest.raises(ValueError, match="c must be"):
         se.sparse_wigner_zero_atom(0.0)
+    with pytest.raises(ValueError, match="c must be"):
+        se.zero_mode_branching(-1.0)
     with pytest.raises(ValueError, match="c must be"):
         se.sparse_wigner_density(0.5, -1.0)
     with pytest.raises(ValueError, match="eps"):
