@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
@@ -113,8 +113,9 @@ def _check_batch(batch: object, index: int) -> Batch:
     return x, y
 
 
-def _jvp_first(fn: Callable[[Tensor, Tensor], Tensor], primal: Tensor, tangent: Tensor, y: Tensor) -> Tensor:
-    """Directional derivative of ``fn(primal, y)`` in its first argument, along ``tangent``.
+def jvp_in_first(fn: Callable[[Any, Tensor], Any], primal: Any, tangent: Any, y: Tensor) -> Any:
+    """Directional derivative of ``fn(primal, y)`` in its first argument, along ``tangent`` (tensors or matching
+    pytrees of tensors, as ``torch.func.jvp`` takes them).
 
     Floating targets get an explicit zero tangent: without it, forward-mode AD through ``mse_loss``'s backward
     writes into an immutable ZeroTensor ("ZeroTensors are immutable", torch 2.x). Class labels are closed over.
@@ -211,12 +212,38 @@ class _CurvatureOperator:
         V = V.to(self._device, self._dtype)
         out = torch.zeros_like(V)
         with _mode(self._model, self._train_mode):
-            for x, y in self._local_batches():
-                weight = (x.shape[0] if self._reduction == "mean" else 1) / self.num_samples
+            for weight, x, y in self.weighted_batches():
                 out.add_(self._batch_product(x, y, V), alpha=weight)
         if self._distributed:
             dist.all_reduce(out)
         return out
+
+    @property
+    def model(self) -> nn.Module:
+        """The network the curvature is taken of."""
+        return self._model
+
+    @property
+    def loss_fn(self) -> LossFn:
+        """The loss, called as ``loss_fn(outputs, targets)`` on each batch."""
+        return self._loss_fn
+
+    @property
+    def backend(self) -> Backend:
+        """``"func"`` (forward-over-reverse) or ``"autograd"`` (double backward)."""
+        return self._backend
+
+    def whole_model_local(self) -> bool:
+        """True when every parameter is selected, the model runs in eval mode and no data is sharded across ranks:
+        the conditions under which a dense matrix may be assembled from the model's structure instead of products."""
+        every = [n for n, _ in self._model.named_parameters()]
+        return self.param_names == every and not self._train_mode and not self._distributed
+
+    def weighted_batches(self) -> Iterator[tuple[float, Tensor, Tensor]]:
+        """(weight, inputs, targets) per local batch, cast to the operator's dtype and device, with the weights
+        that turn batch losses into the full-data loss: n_b / N for ``reduction="mean"``, 1 / N for ``"sum"``."""
+        for x, y in self._local_batches():
+            yield (x.shape[0] if self._reduction == "mean" else 1) / self.num_samples, x, y
 
     def ggn_rank_bound(self) -> int:
         """min(P, sum_n rank H_out,n): rank(J^T H_out J) <= rank(H_out), summed over the samples.
@@ -329,7 +356,7 @@ class _CurvatureOperator:
     def _hessian_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
         if self._backend == "func":
             gradient = grad(lambda p, t: self._loss(p, x, t))
-            return self._vmapped(lambda v: _jvp_first(gradient, self._flat, v, y), V)
+            return self._vmapped(lambda v: jvp_in_first(gradient, self._flat, v, y), V)
         p = self._flat.detach().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self._loss(p, x, y), p, create_graph=True)
@@ -345,7 +372,7 @@ class _CurvatureOperator:
 
             def column(v: Tensor) -> Tensor:
                 jv = jvp(forward, (self._flat,), (v,))[1]
-                return pullback(_jvp_first(loss_gradient, out, jv, y))[0]
+                return pullback(jvp_in_first(loss_gradient, out, jv, y))[0]
 
             return self._vmapped(column, V)
         p = self._flat.detach().requires_grad_(True)

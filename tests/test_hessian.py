@@ -237,3 +237,68 @@ def test_clear_errors():
         HessianOperator(model, nn.CrossEntropyLoss(reduction="none"), (x, y))
     with pytest.raises(ValueError, match="batch_size"):
         batch_hessian_spectra(model, loss, (x, y), 0)
+
+
+# ---- the structured exact Hessian (lib.exact_structured) against torch.func.hessian -------------------------------
+def _structured_cases():
+    torch.manual_seed(11)
+    g = torch.Generator().manual_seed(12)
+    x, y = _classification(19, 6, 4, seed=13)
+    yield "tanh-softplus-ce", _mlp(), nn.CrossEntropyLoss(), x, y
+    no_bias = nn.Sequential(nn.Linear(6, 5, bias=False), nn.Sigmoid(), nn.Linear(5, 5), nn.ELU(),
+                            nn.Linear(5, 3, bias=False), nn.Tanh()).double()  # activation after the last layer
+    yield "no-bias-mse", no_bias, nn.MSELoss(), x, torch.randn(19, 3, generator=g, dtype=F64)
+    yield "softmax-regression", nn.Sequential(nn.Flatten(), nn.Linear(12, 4)).double(), nn.CrossEntropyLoss(), \
+        torch.randn(19, 3, 4, generator=g, dtype=F64), y
+    relu = nn.Sequential(nn.Linear(6, 9), nn.ReLU(), nn.Dropout(0.3), nn.Linear(9, 4)).double()
+    yield "relu-dropout-sum", relu, nn.CrossEntropyLoss(reduction="sum"), x, y
+
+
+@pytest.mark.parametrize("case", list(_structured_cases()), ids=lambda c: c[0])
+def test_structured_hessian_matches_torch_func(case):
+    from lib.exact_structured import sequential_hessian
+
+    _, model, loss, x, y = case
+    expected = _oracle(model.eval(), loss, x, y)
+    H = sequential_hessian(model, loss, x, y)
+    assert H is not None, "the fast path must apply to Linear + elementwise networks"
+    torch.testing.assert_close(H, expected, rtol=0, atol=1e-12)
+    assert torch.equal(H, H.T)
+    torch.testing.assert_close(exact_hessian(model, loss, x, y, device="cpu"), expected, rtol=0, atol=1e-12)
+
+
+def test_structured_hessian_weights_batches_and_casts_float32():
+    from lib.hessian import dense_matrix
+
+    model, (x, y), loss = _mlp().float(), _classification(), nn.CrossEntropyLoss()
+    op = HessianOperator(model, loss, (x.float(), y), batch_size=5, dtype=F64, device="cpu")  # last batch has 3
+    reference = copy.deepcopy(model).double()  # the float32 parameters and inputs, exactly, in float64
+    torch.testing.assert_close(dense_matrix(op), _oracle(reference, loss, x.float().double(), y), rtol=0, atol=1e-12)
+
+
+def test_structured_hessian_falls_back_where_it_does_not_apply():
+    from lib.exact_structured import sequential_hessian
+
+    model, (x, y) = _mlp(), _classification()
+
+    def coupled(o, t):  # the square of a batch mean couples the samples: D is not block diagonal
+        return nn.functional.cross_entropy(o, t) + o.mean() ** 2
+
+    assert sequential_hessian(model, coupled, x, y) is None
+    torch.testing.assert_close(exact_hessian(model, coupled, x, y), _oracle(model, coupled, x, y), rtol=0, atol=1e-12)
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3)).double()
+    assert sequential_hessian(conv, nn.CrossEntropyLoss(), torch.randn(5, 1, 4, 4, dtype=F64), y[:5]) is None
+    frozen = _mlp()
+    frozen[0].bias.requires_grad_(False)
+    assert sequential_hessian(frozen, nn.CrossEntropyLoss(), x, y) is None
+
+
+def test_structured_hessian_in_small_chunks(monkeypatch):
+    """Chunking over samples, output units and input units (the memory bounds for large P) changes nothing."""
+    import lib.exact_structured as structured
+
+    monkeypatch.setattr(structured, "_CHUNK_FLOATS", 50)
+    monkeypatch.setattr(structured, "_BLOCK_FLOATS", 200)
+    model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
+    torch.testing.assert_close(structured.sequential_hessian(model, loss, x, y), _oracle(model, loss, x, y),
+                               rtol=0, atol=1e-12)
