@@ -34,6 +34,9 @@ _TEST_FRACTION = 0.2  # for the sets without an official split; paper 1 used 80 
 _BIKE_FEATURES = ("dteday", "season", "yr", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit",
                   "temp", "atemp", "hum", "windspeed")
 _SPLITS = ("train", "test")
+# normalised value of a black pixel, the fill of pad_to (MNIST, digits: (0 - 0.5) / 0.5; CIFAR: -mean / std)
+_BLACK = {"mnist5k": -1.0, "digits": -1.0, "mnist": -1.0, "cifar10": -_IMAGENET_MEAN / _IMAGENET_STD,
+          "cifar100": -_IMAGENET_MEAN / _IMAGENET_STD}
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
@@ -427,6 +430,25 @@ def _subsample(y: np.ndarray, n: int, seed: int, split: str, classification: boo
     return rng.permutation(picked)
 
 
+def pad_images(x: np.ndarray, size: int, fill: float | np.ndarray) -> np.ndarray:
+    """Images ``N x C x H x W`` centred on a ``size x size`` canvas of ``fill`` (a scalar or one value per channel).
+
+    The extra rows go ``(size - H) // 2`` above and the rest below, likewise for columns; torchvision's
+    ``Pad(2)`` of 28x28 MNIST to the 32x32 input of VGG / LeNet-5 (LeCun et al. 1998, section III.A) is the
+    case ``size = 32``.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"pad_images needs images N x C x H x W, got shape {x.shape}")
+    h, w = x.shape[2:]
+    if not isinstance(size, int | np.integer) or isinstance(size, bool) or size < max(h, w):
+        raise ValueError(f"pad_to must be an integer >= the image size {h}x{w}, got {size!r}")
+    top, left = (size - h) // 2, (size - w) // 2
+    out = np.empty((*x.shape[:2], size, size), dtype=x.dtype)
+    out[...] = np.asarray(fill, dtype=x.dtype).reshape(-1, 1, 1)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
 def load(
     name: str,
     split: str = "train",
@@ -434,6 +456,7 @@ def load(
     *,
     n: int | None = None,
     seed: int = 0,
+    pad_to: int | None = None,
     **options: object,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs and targets of ``split`` ("train" or "test") of data set ``name``, as CPU tensors.
@@ -442,14 +465,20 @@ def load(
     80/20; diabetes, bike: 80/20) and the choice of ``n`` samples when ``n`` is given (class-balanced for
     classification). File-based sets are looked up under ``root``, else ``$RMT_DATA``. ``deep_features``
     accepts ``source`` (default "mnist5k") and ``epochs`` (default 10) of the conv net it is taken from.
+    ``pad_to`` centres the images of an image set on a ``pad_to x pad_to`` canvas of black pixels
+    (:func:`pad_images`; e.g. MNIST 28x28 -> 32x32 for VGG-16); deterministic, no randomness involved.
     """
     meta = info(name)
     if split not in _SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if pad_to is not None and name not in _BLACK:
+        raise ValueError(f"pad_to applies to the image sets {sorted(_BLACK)}, not to {name!r}")
     arrays = _arrays(name, root, int(seed), **options)
     x, y = arrays[:2] if split == "train" else arrays[2:]
+    if pad_to is not None:
+        x = pad_images(x, pad_to, _BLACK[name])
     if n is not None:
         if not isinstance(n, int | np.integer) or isinstance(n, bool) or not 1 <= n <= len(y):
             raise ValueError(f"n must be an integer in [1, {len(y)}] for {name}/{split}, got {n!r}")

@@ -137,15 +137,37 @@ def vgg16(
 
 
 class _BasicBlock(nn.Module):
-    """``relu(x + conv(relu(conv(x))))`` with a 1x1 conv shortcut when the shape changes (He et al. 2016)."""
+    """``relu(x + conv(relu(conv(x))))`` with a 1x1 conv shortcut when the shape changes (He et al. 2016).
 
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+    Fixup initialisation for ``num_blocks`` residual branches of two layers (Zhang, Dauphin & Ma 2019,
+    arXiv:1901.09321, section 3, rules 1-2): He-normal convs, the first conv of the branch scaled by
+    ``num_blocks ** -1/2`` and the last one zero, so that every block starts as its shortcut and the output
+    variance does not grow with depth. With PyTorch's default initialisation and no BatchNorm, the reduced-width
+    net's output collapsed to a constant on MNIST and it did not learn. Fixup's scalar biases and multiplier
+    are left out: the parameters are those of the plain block.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, num_blocks: int = 1) -> None:
         super().__init__()
         self.branch = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.ReLU(), nn.Conv2d(c_out, c_out, 3, 1, 1))
         self.shortcut = nn.Conv2d(c_in, c_out, 1, stride) if stride != 1 or c_in != c_out else nn.Identity()
+        first, last = self.branch[0], self.branch[2]
+        _he_normal(first, gain=num_blocks ** -0.5)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        if isinstance(self.shortcut, nn.Conv2d):
+            _he_normal(self.shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.shortcut(x) + self.branch(x))
+
+
+def _he_normal(conv: nn.Conv2d, gain: float = 1.0) -> None:
+    """Weights ~ N(0, gain^2 * 2 / fan_in) (He et al. 2015, eq. 10), biases 0."""
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    with torch.no_grad():
+        conv.weight.mul_(gain)
+    nn.init.zeros_(conv.bias)
 
 
 def resnet_small(
@@ -159,7 +181,8 @@ def resnet_small(
     with 16, 32, 64 channels (x ``width``; stride 2 between stages), global average pool, linear.
 
     ``blocks_per_stage = n`` gives depth 6n + 2 (He et al. 2016, section 4.2); n = 1 is ResNet-8.
-    BatchNorm is left out so that the Hessian does not depend on the batch through normalisation statistics.
+    BatchNorm is left out so that the Hessian does not depend on the batch through normalisation statistics;
+    the blocks use Fixup initialisation instead (see ``_BasicBlock``), which makes the net trainable without it.
     """
     if len(input_shape) != 3:
         raise ValueError(f"resnet_small needs input_shape (C, H, W), got {tuple(input_shape)!r}")
@@ -167,11 +190,13 @@ def resnet_small(
         raise ValueError(f"blocks_per_stage must be >= 1, got {blocks_per_stage}")
     c = _positive_ints(input_shape, "input_shape")[0]
     widths = [_scaled(width, base) for base in (16, 32, 64)]
-    layers: list[nn.Module] = [nn.Conv2d(c, widths[0], 3, 1, 1), nn.ReLU()]
+    stem = nn.Conv2d(c, widths[0], 3, 1, 1)
+    _he_normal(stem)
+    layers: list[nn.Module] = [stem, nn.ReLU()]
     c = widths[0]
     for stage, out in enumerate(widths):
         for b in range(blocks_per_stage):
-            layers.append(_BasicBlock(c, out, 2 if stage > 0 and b == 0 else 1))
+            layers.append(_BasicBlock(c, out, 2 if stage > 0 and b == 0 else 1, 3 * blocks_per_stage))
             c = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)]
     return nn.Sequential(*layers)
@@ -191,7 +216,8 @@ def build(
     """Model ``name`` of the zoo for inputs of ``input_shape`` (without batch) and ``num_classes`` outputs.
 
     Names: ``logistic``; ``mlp`` (D-10-100-C, 9,960 parameters on MNIST); ``mlp_deep`` (D-10-100-100-C,
-    20,060); ``lenet_small`` (19,217 on CIFAR-10); ``bike_mlp`` (D-100-100-50-C, 16,601 for 13 features and
+    20,060); ``mlp_widths`` (D-h_1-...-h_L-C for ``widths=[h_1, ..., h_L]``); ``lenet_small`` (19,217 on
+    CIFAR-10); ``bike_mlp`` (D-100-100-50-C, 16,601 for 13 features and
     C = 1); ``vgg16`` (15,245,130 on CIFAR-10); ``resnet_small``. ``width`` multiplies every hidden width
     (conv channels included). Extra ``kwargs`` go to the builder (``activation``, ``dropout``, ...).
     """
@@ -218,6 +244,12 @@ def _bike_mlp(shape: tuple, c: int, width: float, **kw: object) -> nn.Sequential
     return mlp([_flat_dim(shape), *(_scaled(width, b) for b in (100, 100, 50)), c], **kw)
 
 
+def _mlp_widths(shape: tuple, c: int, width: float, *, widths: Sequence[int] = (), **kw: object) -> nn.Sequential:
+    if isinstance(widths, str | bytes) or not isinstance(widths, Sequence) or not widths:
+        raise ValueError(f"mlp_widths needs widths=[h_1, ..., h_L], a non-empty list of hidden widths; got {widths!r}")
+    return mlp([_flat_dim(shape), *(_scaled(width, h) for h in _positive_ints(widths, "widths")), c], **kw)
+
+
 def _lenet_small(shape: tuple, c: int, width: float, **kw: object) -> nn.Sequential:
     channels = [_scaled(width, 6), _scaled(width, 16)]
     return cnn(shape, channels, [_scaled(width, 35), _scaled(width, 50)], c, **kw)
@@ -227,6 +259,7 @@ BUILDERS = {
     "logistic": _logistic,
     "mlp": _mlp,
     "mlp_deep": _mlp_deep,
+    "mlp_widths": _mlp_widths,
     "lenet_small": _lenet_small,
     "bike_mlp": _bike_mlp,
     "vgg16": lambda shape, c, width, **kw: vgg16(c, input_shape=shape, width=width, **kw),

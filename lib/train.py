@@ -51,7 +51,8 @@ class TrainConfig:
     """Everything that determines a training run (and nothing else: no paths, no device).
 
     ``dataset_kwargs``: ``n`` / ``n_test`` (samples of each split), ``seed`` (the split seed of
-    :func:`lib.data.load`) and data-set options. ``model_kwargs`` go to :func:`lib.models.build` (``width``, ...).
+    :func:`lib.data.load`), ``pad_to`` (images padded to ``pad_to x pad_to``) and data-set options.
+    ``model_kwargs`` go to :func:`lib.models.build` (``width``, ``widths`` of ``mlp_widths``, ...).
     ``loss=None`` picks cross-entropy for classification and MSE for regression. ``checkpoints`` are the
     epochs to keep besides 0 and ``epochs``, which are always kept.
     """
@@ -100,9 +101,10 @@ class TrainConfig:
         reserved = {"input_shape", "num_classes"} & set(self.model_kwargs)
         if reserved:
             raise ValueError(f"model_kwargs may not set {sorted(reserved)}: they follow from the data set")
-        unknown = set(self.dataset_kwargs) - {"n", "n_test", "seed", "source", "epochs"}
+        unknown = set(self.dataset_kwargs) - {"n", "n_test", "seed", "pad_to", "source", "epochs"}
         if unknown:
-            raise ValueError(f"unknown dataset_kwargs {sorted(unknown)}; use n, n_test, seed and data-set options")
+            raise ValueError(f"unknown dataset_kwargs {sorted(unknown)}; use n, n_test, seed, pad_to and data-set "
+                             "options")
 
     @property
     def checkpoint_epochs(self) -> tuple[int, ...]:

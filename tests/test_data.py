@@ -110,6 +110,24 @@ def test_mnist5k_split_shapes_range_balance() -> None:
     np.testing.assert_array_equal(np.r_[y, yt][key], labels[ref_key])
 
 
+def test_pad_to_centres_images_on_black() -> None:
+    """MNIST 28x28 -> 32x32 as torchvision's Pad(2): 2 black rows / columns each side, the image unchanged."""
+    x, y = data.load("mnist5k", "test", n=50, seed=3)
+    xp, yp = data.load("mnist5k", "test", n=50, seed=3, pad_to=32)
+    assert xp.shape == (50, 1, 32, 32) and torch.equal(yp, y)
+    assert torch.equal(xp[:, :, 2:30, 2:30], x)
+    border = torch.ones(32, 32, dtype=torch.bool)
+    border[2:30, 2:30] = False
+    assert bool((xp[:, :, border] == -1.0).all())  # a black pixel: (0 / 255 - 0.5) / 0.5
+    odd = data.pad_images(np.ones((1, 3, 5, 4), np.float32), 8, np.array([-1.0, -2.0, -3.0]))
+    assert odd[0, :, 0, 0].tolist() == [-1.0, -2.0, -3.0]  # one fill per channel (CIFAR's -mean / std)
+    assert odd[0, 0, 1:6, 2:6].tolist() == np.ones((5, 4)).tolist() and odd[0, 0].sum() == 20 - 44
+    with pytest.raises(ValueError, match="pad_to applies"):
+        data.load("diabetes", pad_to=32)
+    with pytest.raises(ValueError, match="pad_to must be"):
+        data.load("digits", pad_to=4)
+
+
 def test_split_is_seeded() -> None:
     a, _ = data.load("mnist5k", "test", seed=0)
     b, _ = data.load("mnist5k", "test", seed=0)

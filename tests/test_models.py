@@ -75,6 +75,33 @@ def test_resnet_small_depth(blocks: int) -> None:
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
+def test_mlp_widths_counts_and_errors() -> None:
+    net = models.build("mlp_widths", (1, 8, 8), 10, widths=[4, 32])
+    assert [m.out_features for m in net if isinstance(m, nn.Linear)] == [4, 32, 10]
+    assert models.num_params(net) == _dense(64, 4, 32, 10)
+    with pytest.raises(ValueError, match="widths"):
+        models.build("mlp_widths", (10,))
+    with pytest.raises(ValueError, match="positive integers"):
+        models.build("mlp_widths", (10,), widths=[3, 0])
+
+
+def test_resnet_fixup_initialisation() -> None:
+    """Fixup (Zhang, Dauphin & Ma 2019, section 3): every block starts as its shortcut (last branch conv zero),
+    the first branch conv is He-normal scaled by L^(-1/2) for L blocks."""
+    torch.manual_seed(0)
+    net = models.build("resnet_small", (1, 32, 32), 10, width=2.0, blocks_per_stage=2)
+    blocks = [m for m in net if isinstance(m, models._BasicBlock)]
+    x = torch.relu(torch.randn(3, 32, 32, 32))
+    assert torch.equal(blocks[1](x), x)  # an identity-shortcut block is the identity on non-negative inputs
+    for block in blocks:
+        first, last = block.branch[0], block.branch[2]
+        assert not last.weight.detach().any() and not last.bias.detach().any()
+        w = first.weight.detach().double()
+        target = (2.0 / (w[0].numel())) / len(blocks)  # He: 2 / fan_in, Fixup: times L^(-1)
+        # relative standard error of a sample variance of n Gaussian draws: sqrt(2 / n); allow 5 of them
+        assert abs(float(w.var()) / target - 1) < 5 * (2 / w.numel()) ** 0.5
+
+
 def test_residual_block_adds_identity() -> None:
     block = models._BasicBlock(4, 4, 1)
     for p in block.branch.parameters():

@@ -206,3 +206,14 @@ def test_zero_epochs_is_the_seeded_initialisation(tmp_path: Path) -> None:
     torch.manual_seed(1)
     assert _same(result.model, models.build("mlp", (1, 28, 28), 10))
     assert result.history["epoch"].tolist() == [0]
+
+
+def test_padded_mnist_feeds_vgg16(tmp_path: Path) -> None:
+    """``pad_to=32`` in dataset_kwargs gives MNIST the 32x32 input VGG-16 halves five times."""
+    config = tr.TrainConfig(model="vgg16", model_kwargs={"width": 1 / 16}, epochs=0, dataset="mnist5k",
+                            dataset_kwargs={"n": 20, "n_test": 10, "pad_to": 32})
+    result = tr.train(config, cache_dir=tmp_path, progress=False)
+    assert result.model[0].in_channels == 1 and result.history["epoch"].tolist() == [0]
+    with pytest.raises(ValueError, match="does not accept"):
+        tr.train(tr.TrainConfig(model="vgg16", epochs=0, dataset="mnist5k", dataset_kwargs={"n": 20, "n_test": 10}),
+                 cache_dir=tmp_path, progress=False)
