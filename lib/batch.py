@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,7 +216,6 @@ def run_all(
     gpu_per_run: bool = False,
     timeout: int = 3600,
     progress: bool = True,
-    on_record: Callable[[Record], None] | None = None,
 ) -> list[Record]:
     """Execute the runs that are not done yet, ``jobs`` at a time (or on a Dask cluster), and return every record.
 
@@ -244,8 +243,6 @@ def run_all(
         failed += record.status == "failed"
         bar.update(1)
         bar.set_postfix(left=len(runs) - len(records), failed=failed)
-        if on_record:
-            on_record(record)
 
     if todo and scheduler:
         from dask.distributed import Client, LocalCluster, as_completed

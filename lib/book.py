@@ -18,6 +18,7 @@ Warnings are errors: a page that renders with missing outputs fails the build.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def _title(notebook: dict[str, Any], fallback: str) -> str:
 def reproduce_box(chapter: str, profile: str, record: dict[str, Any] | None) -> str:
     """Markdown of the "Reproduce this page" box for a chapter executed by the batch run ``record``."""
     params = (record or {}).get("parameters", {})
-    pm_args = " ".join(f"-p {k} {json.dumps(v) if not isinstance(v, str) else v}" for k, v in params.items())
+    # -y takes YAML (JSON is YAML), so lists and mappings survive, unlike `-p name value`
+    pm_args = f"-y {shlex.quote(json.dumps(params))}" if params else ""
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "the notebook's defaults"
     where = ""
     if record:

@@ -53,10 +53,7 @@ def _check_index(k: int | None, name: str = "k") -> int | None:
 
 def _energies(u: float | np.ndarray) -> np.ndarray:
     """Energies per spin as a finite real array."""
-    arr = np.asarray(u)
-    if np.iscomplexobj(arr):
-        raise ValueError("u must be real, got complex values")
-    arr = arr.astype(float)
+    arr = checks.points(u)
     if not np.all(np.isfinite(arr)):
         raise ValueError("u must be finite (found NaN or inf)")
     return arr

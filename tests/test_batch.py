@@ -157,7 +157,7 @@ def test_build_renders_executed_chapters_and_refuses_missing_ones(book: Path) ->
     page = (out / "html" / "chapters" / "good.html").read_text()
     assert "n * scale = 0.5" in page  # the executed output is rendered, not re-computed
     text = re.sub(r"<[^>]+>", "", page)
-    assert "Reproduce this page" in text and "--profile smoke --chapters good" in text and "-p n 1" in text
+    assert "Reproduce this page" in text and "--profile smoke --chapters good" in text and "-y '{\"n\": 1}'" in text
     summary_page = (out / "html" / "verdicts.html").read_text()
     assert "products are products" in summary_page and "good.html" in summary_page
     assert (out / "html" / "index.html").is_file()
