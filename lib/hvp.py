@@ -13,13 +13,21 @@ weighted by their sample counts, so a short last batch is not over-weighted.
 
 Two back-ends give the same numbers: ``"func"`` (default) is forward-over-reverse through ``torch.func``
 (``jvp(grad(L))``, vmapped over the probe columns), ``"autograd"`` is double backward, for layers without
-forward-mode AD. When ``torch.distributed`` is initialised, batches are shared round-robin across ranks and the
-products are all-reduced, so every rank holds the full-data product and algorithms on top run unchanged.
+forward-mode AD. With ``"func"`` the operator is linearised (``linearize=True``): on first use each batch's product
+map v -> H_b v is traced with the primal pass folded into constants (``lib.traced_maps``, as ``torch.func.linearize``
+does), so every later product with a few columns runs only the tangent work; the constants are kept up to
+``linearize_max_bytes`` (2 GiB) in all, and batches beyond it use the direct product. The first product of an operator
+pays for the tracing (about 15-20 gradients on the benchmark conv net); algorithms that take many products at one
+point (Lanczos, SLQ, power iteration) get it back after a few.
+
+When ``torch.distributed`` is initialised, batches are shared round-robin across ranks and the products are
+all-reduced, so every rank holds the full-data product and algorithms on top run unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -29,11 +37,16 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, hessian, jvp, vjp, vmap
 
 from lib.device import default_device
+from lib.traced_maps import TracedLinearMap, trace_linear_map
 
 Batch = tuple[Tensor, Tensor]
 Data = Batch | Iterable[Batch]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Backend = Literal["func", "autograd"]
+# below this many probe columns a batch's product is replayed from its traced map, one column at a time; from it on,
+# vmapping the columns through the direct product batches them into matrix-matrix work that pays better (measured on
+# the conv-net benchmark, 2-core CPU: equal per column at 10 columns, vmap ahead at 64)
+_TRACE_MAX_COLUMNS = 16
 _RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 
@@ -145,6 +158,8 @@ class _CurvatureOperator:
         train_mode: bool = False,
         chunk_size: int | None = None,
         distributed: bool | None = None,
+        linearize: bool = True,
+        linearize_max_bytes: int = 2 * 2**30,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -159,6 +174,11 @@ class _CurvatureOperator:
         check_model_mode(model, train_mode)
         self._model, self._loss_fn, self._backend = model, loss_fn, backend
         self._reduction, self._train_mode, self._chunk_size = reduction, train_mode, chunk_size
+        if linearize_max_bytes < 0:
+            raise ValueError(f"linearize_max_bytes must be >= 0, got {linearize_max_bytes}")
+        self._linearize, self._linearize_max_bytes = bool(linearize), int(linearize_max_bytes)
+        self._traced_maps: dict[int, TracedLinearMap] = {}
+        self._budget_spent = False
         self._device = torch.device(device) if device is not None else default_device()
         self.param_names = select_parameters(model, params)
         named = dict(model.named_parameters())
@@ -212,8 +232,8 @@ class _CurvatureOperator:
         V = V.to(self._device, self._dtype)
         out = torch.zeros_like(V)
         with _mode(self._model, self._train_mode):
-            for weight, x, y in self.weighted_batches():
-                out.add_(self._batch_product(x, y, V), alpha=weight)
+            for index, (weight, x, y) in enumerate(self.weighted_batches()):
+                out.add_(self._batch_product(index, x, y, V), alpha=weight)
         if self._distributed:
             dist.all_reduce(out)
         return out
@@ -349,14 +369,53 @@ class _CurvatureOperator:
             return fn(V[:, 0])[:, None]
         return vmap(fn, in_dims=1, out_dims=1, chunk_size=self._chunk_size)(V)
 
-    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+    def _batch_product(self, index: int, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        """This batch's matrix times V: replayed from its traced tangent map for a few columns, vmapped through
+        the direct product for many (where batching the columns pays better than skipping the primal pass)."""
+        if self._backend == "autograd":
+            return self._autograd_product(x, y, V)
+        traced = self._traced(index, x, y) if V.shape[1] < _TRACE_MAX_COLUMNS else None
+        if traced is not None:
+            return torch.stack([traced(v) for v in V.T], dim=1)
+        return self._vmapped(self._vector_product(x, y), V)
+
+    def _traced(self, index: int, x: Tensor, y: Tensor) -> TracedLinearMap | None:
+        """The traced product map of local batch ``index``, traced on first use while the memory budget lasts."""
+        if index in self._traced_maps:
+            return self._traced_maps[index]
+        if not self._linearize or self._budget_spent:
+            return None
+        try:
+            traced = trace_linear_map(self._vector_product(x, y), self._flat)
+        except Exception as error:  # tracing is an optimisation: a model it cannot trace keeps the direct products
+            warnings.warn(f"products are not traced ({error!r}); using direct products", stacklevel=4)
+            self._linearize = False
+            return None
+        if self.traced_bytes + traced.nbytes > self._linearize_max_bytes:
+            self._budget_spent = True
+            return None
+        self._traced_maps[index] = traced
+        return traced
+
+    @property
+    def traced_bytes(self) -> int:
+        """Memory held by the traced product maps (the constants of every traced batch), in bytes."""
+        return sum(t.nbytes for t in self._traced_maps.values())
+
+    def _vector_product(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        """v -> (this batch's matrix) v through torch.func, for one vector; the primal work done once here is
+        shared by every column a vmap sends through it."""
+        raise NotImplementedError
+
+    def _autograd_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
         raise NotImplementedError
 
     # Hessian-vector products of one batch ------------------------------------------------------------------------
-    def _hessian_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        if self._backend == "func":
-            gradient = grad(lambda p, t: self._loss(p, x, t))
-            return self._vmapped(lambda v: jvp_in_first(gradient, self._flat, v, y), V)
+    def _hessian_vector(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        gradient = grad(lambda p, t: self._loss(p, x, t))
+        return lambda v: jvp_in_first(gradient, self._flat, v, y)
+
+    def _hessian_autograd(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
         p = self._flat.detach().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self._loss(p, x, y), p, create_graph=True)
@@ -364,17 +423,18 @@ class _CurvatureOperator:
         return torch.stack(cols, dim=1)
 
     # Gauss-Newton products J^T H_out J of one batch ------------------------------------------------------------
-    def _ggn_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        if self._backend == "func":
-            forward = lambda p: self._outputs(p, x)  # noqa: E731
-            out, pullback = vjp(forward, self._flat)
-            loss_gradient = grad(self._loss_fn)
+    def _ggn_vector(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        forward = lambda p: self._outputs(p, x)  # noqa: E731
+        out, pullback = vjp(forward, self._flat)
+        loss_gradient = grad(self._loss_fn)
 
-            def column(v: Tensor) -> Tensor:
-                jv = jvp(forward, (self._flat,), (v,))[1]
-                return pullback(jvp_in_first(loss_gradient, out, jv, y))[0]
+        def column(v: Tensor) -> Tensor:
+            jv = jvp(forward, (self._flat,), (v,))[1]
+            return pullback(jvp_in_first(loss_gradient, out, jv, y))[0]
 
-            return self._vmapped(column, V)
+        return column
+
+    def _ggn_autograd(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
         p = self._flat.detach().requires_grad_(True)
         with torch.enable_grad():
             out = self._outputs(p, x)
@@ -395,26 +455,39 @@ class HessianOperator(_CurvatureOperator):
 
     Arguments: ``model``; ``loss_fn(outputs, targets)`` returning the batch MEAN (``reduction="mean"``, the
     default of ``torch.nn`` losses) or SUM (``reduction="sum"``); ``data``: an ``(inputs, targets)`` pair (split
-    into consecutive batches of ``batch_size``, default one batch) or a re-iterable of such pairs (a DataLoader).
+    into consecutive batches of ``batch_size``, default one batch) or a re-iterable of such pairs (a DataLoader
+    without shuffling: a batch's traced map is reused on every later pass).
     Keywords: ``params`` (names or module prefixes, for layer-wise or block spectra), ``backend`` ("func" or
     "autograd"), ``dtype`` (default the model's; float64 copies the parameters), ``device`` (default
     ``lib.device.default_device()``), ``train_mode`` (default False: the model is evaluated in eval mode),
-    ``chunk_size`` (probe columns vmapped at once), ``distributed`` (default: on when torch.distributed is up).
+    ``chunk_size`` (probe columns vmapped at once), ``distributed`` (default: on when torch.distributed is up),
+    ``linearize`` (default True: trace each batch's product map once and replay it, see the module docstring) and
+    ``linearize_max_bytes`` (memory the traced maps may hold; ``traced_bytes`` reports what they hold).
     """
 
-    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        return self._hessian_product(x, y, V)
+    def _vector_product(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        return self._hessian_vector(x, y)
+
+    def _autograd_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._hessian_autograd(x, y, V)
 
 
 class GGNOperator(_CurvatureOperator):
     """The generalised Gauss-Newton matrix G = (1/N) sum_n J_n^T H_out,n J_n; same arguments as HessianOperator."""
 
-    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        return self._ggn_product(x, y, V)
+    def _vector_product(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        return self._ggn_vector(x, y)
+
+    def _autograd_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._ggn_autograd(x, y, V)
 
 
 class ResidualOperator(_CurvatureOperator):
     """The residual R = H - G = (1/N) sum_n sum_c dl/df_c d^2 f_c (zero for models linear in the parameters)."""
 
-    def _batch_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        return self._hessian_product(x, y, V) - self._ggn_product(x, y, V)
+    def _vector_product(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+        hessian_vector, ggn_vector = self._hessian_vector(x, y), self._ggn_vector(x, y)
+        return lambda v: hessian_vector(v) - ggn_vector(v)
+
+    def _autograd_product(self, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
+        return self._hessian_autograd(x, y, V) - self._ggn_autograd(x, y, V)
