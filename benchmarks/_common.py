@@ -42,6 +42,28 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float] | str]:
+    """Wall times of every ``fns[name]()`` over ``repeats`` rounds, each round timing every function once in turn
+    (after one untimed warm-up call each), so that a slow spell of a shared machine hits all of them alike; a
+    function that raises gets its error's repr instead."""
+    times: dict[str, list[float] | str] = {}
+    for name, fn in fns.items():
+        try:
+            fn()
+            times[name] = []
+        except Exception as error:  # a peer failing is a result, reported
+            times[name] = repr(error)[:200]
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            if isinstance(times[name], list):
+                sync()
+                start = time.perf_counter()
+                fn()
+                sync()
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     dev = default_device()

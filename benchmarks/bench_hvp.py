@@ -2,14 +2,17 @@
 over 2,000 MNIST-shaped images (float32, batches of 500): ours (one vector; ten vectors in one pass, per vector),
 traced (the operator's steady state: each batch's product map replayed with the primal pass folded into constants),
 direct (linearize=False), a new operator's first product (the tracing paid once), and the double-backward back-end;
-a plain torch.func jvp-of-grad, hessian-eigenthings, curvlinops and PyHessian."""
+a plain torch.func jvp-of-grad, hessian-eigenthings, curvlinops and PyHessian. Every method and the gradient are
+timed once per round, in turn, for several rounds; a method's ratio is the median over rounds of its time over the
+same round's gradient time (robust to a shared machine's slow spells)."""
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
-from _common import conv_net, images, median_time, num_params, save, table
+from _common import conv_net, images, interleaved_times, num_params, save, table
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
@@ -95,7 +98,6 @@ def main(n_images: int = 2000, batch_size: int = 500, repeats: int = 5) -> dict:
     g = torch.Generator().manual_seed(0)
     v = torch.randn(P, generator=g).to(default_device())
     V = torch.randn(P, 10, generator=g).to(default_device())
-    t_grad = median_time(gradient, repeats)
     ours = HessianOperator(model, loss, batches)
     ours_direct = HessianOperator(model, loss, batches, linearize=False)
     ours_ad = HessianOperator(model, loss, batches, backend="autograd")
@@ -112,24 +114,24 @@ def main(n_images: int = 2000, batch_size: int = 500, repeats: int = 5) -> dict:
     }
     for name, fn in peers(model, batches, loss).items():
         candidates[name] = fn if isinstance(fn, str) else ((lambda f=fn: f(v)), 1, fn)
+    runnable = {name: spec[0] for name, spec in candidates.items() if not isinstance(spec, str)}
+    times = interleaved_times({"gradient": gradient, **runnable}, repeats)
+    t_grad = statistics.median(times["gradient"])
     rows = []
     for name, spec in candidates.items():
-        if isinstance(spec, str):
-            rows.append({"method": name, "error": spec[:200]})
+        if isinstance(spec, str) or isinstance(times[name], str):
+            rows.append({"method": name, "error": spec[:200] if isinstance(spec, str) else times[name]})
             continue
-        fn, per, check = spec
-        try:
-            t = median_time(fn, repeats) / per
-        except Exception as error:
-            rows.append({"method": name, "error": repr(error)[:200]})
-            continue
-        row = {"method": name, "seconds_per_vector": t, "hvp_over_gradient": t / t_grad}
+        _, per, check = spec
+        # the ratio of each round's product to the same round's gradient, then the median over rounds
+        ratio = statistics.median(t / per / g for t, g in zip(times[name], times["gradient"], strict=True))
+        row = {"method": name, "seconds_per_vector": statistics.median(times[name]) / per, "hvp_over_gradient": ratio}
         if check is not None:
             other = check(v).reshape(-1).to(reference)
             row["rel_diff_vs_ours"] = float((other - reference).norm() / reference.norm())
         rows.append(row)
-    result = {"P": P, "N": n_images, "batch_size": batch_size, "gradient_s": t_grad, "rows": rows,
-              "traced_bytes": ours.traced_bytes}
+    result = {"P": P, "N": n_images, "batch_size": batch_size, "gradient_s": t_grad, "rounds": repeats,
+              "rows": rows, "traced_bytes": ours.traced_bytes}
     return result
 
 

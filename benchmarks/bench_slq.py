@@ -38,7 +38,8 @@ def methods(model, batches, loss, steps, probes, seed=0):
         import hessian_eigenthings as he
 
         op = he.HessianOperator(model, batches, he.supervised_loss(loss), full_dataset=True)
-        r = he.spectral_density(op, num_runs=probes, lanczos_steps=steps, seed=seed)
+        # its run i draws from seed + i: space the seeds so that different seeds share no probe
+        r = he.spectral_density(op, num_runs=probes, lanczos_steps=steps, seed=seed * probes)
         return r.raw_eigenvalues.double().cpu().numpy().ravel(), r.raw_weights.double().cpu().numpy().ravel() / probes
 
     def curvlinops():

@@ -28,7 +28,7 @@ if __name__ == "__main__":
                            "row_loop_over_ours"]), flush=True)
         save("exact_hessian", {"rows": rows}, args.tag)
     if "hvp" in args.only:
-        result = bench_hvp.main(2000, 500, 3 if args.small else 7)
+        result = bench_hvp.main(2000, 500, 7)
         print(f"HVP: P = {result['P']}, N = {result['N']}, gradient {result['gradient_s']:.4g} s")
         print(table(result["rows"], ["method", "seconds_per_vector", "hvp_over_gradient", "rel_diff_vs_ours",
                                      "error"]), flush=True)

@@ -10,10 +10,11 @@ Mathematics (NumPy/SciPy, no I/O)
     ensembles · ``spinglass`` p-spin complexity · ``true_loss`` paper 1's random-function model · ``budget``
     training-budget fits.
 Networks (torch)
-    ``device`` · ``data`` · ``models`` · ``train`` · ``cache`` (on-disk results) · ``hvp`` curvature products ·
-    ``hessian`` operators, exact Hessians and batch spectra · ``lanczos`` Lanczos, SLQ, Hutchinson ·
-    ``hessian_statistics`` paper 1's experiments E1-E8 · ``gradient_correlation`` · ``spectral_fits`` fits of the
-    laws to network spectra · ``mode_connectivity``.
+    ``device`` · ``data`` · ``models`` · ``train`` · ``cache`` (on-disk results) · ``hvp`` curvature products
+    (replayed from ``traced_maps``) · ``hessian`` operators, exact Hessians and batch spectra · ``lanczos`` Lanczos,
+    SLQ, Hutchinson · ``hessian_statistics`` paper 1's experiments E1-E8 · ``gradient_correlation`` ·
+    ``spectral_fits`` fits of the laws to network spectra · ``network_spectra`` paper 2's experiments (spectra at
+    checkpoints, exact GGN ranks against the width formula) · ``mode_connectivity``.
 Plumbing
     ``fingerprint`` what a chapter depends on · ``profiles`` parameter profiles · ``batch`` the papermill runner ·
     ``book`` the renderer · ``verdicts`` claim-by-claim verdict tables · ``plotting`` the figure style.

@@ -1,0 +1,285 @@
+"""Tests of lib.network_spectra: the GGN factor against the dense Gauss-Newton operator, exact ranks against the
+counting bounds (equality where the count is complete, inequality everywhere), SLQ spectra against exact
+eigenvalues, the outlier variants for any list of k and any number of Lanczos steps, and the experiment helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lib import data, models
+from lib import network_spectra as ns
+from lib import spectral_fits as sf
+from lib.hessian import exact_ggn, exact_hessian
+from lib.train import TrainConfig
+
+F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RMT_CACHE", str(tmp_path / "cache"))
+
+
+def _classification(n: int = 30, d: int = 5, c: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=F64), torch.randint(0, c, (n,), generator=g)
+
+
+def _relu_mlp(widths: list[int], seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    model = models.mlp(widths).double()
+    with torch.no_grad():  # non-zero biases, as after training (the counting argument needs them generic)
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.bias.normal_(0.0, 0.3)
+    return model
+
+
+# --- the GGN factor and exact ranks ---------------------------------------------------------------------------
+
+
+def test_ggn_factor_reproduces_the_dense_gauss_newton_matrix():
+    x, y = _classification()
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 4)).double()
+    a = ns.ggn_factor(model, x, y)
+    assert a.shape == (30 * 4, sum(p.numel() for p in model.parameters()))
+    torch.testing.assert_close(a.T @ a, exact_ggn(model, F.cross_entropy, x, y, device="cpu"), rtol=0, atol=1e-12)
+
+
+def test_ggn_factor_for_a_loss_without_closed_form():
+    # squared error: H_out = 2 I / C per sample (mse_loss averages over the C outputs); eigendecomposition path
+    g = torch.Generator().manual_seed(3)
+    x, t = torch.randn(12, 3, generator=g, dtype=F64), torch.randn(12, 2, generator=g, dtype=F64)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 2)).double()
+    a = ns.ggn_factor(model, x, t, F.mse_loss)
+    torch.testing.assert_close(a.T @ a, exact_ggn(model, F.mse_loss, x, t, device="cpu"), rtol=0, atol=1e-12)
+
+
+def test_ggn_eigenvalues_are_those_of_the_matrix_and_rank_counts_the_zeros():
+    x, y = _classification(n=6)  # N (C - 1) = 18 < P = 58: at least 40 exact zeros
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 4)).double()
+    eigs = ns.ggn_eigenvalues(model, x, y)
+    dense = torch.linalg.eigvalsh(exact_ggn(model, F.cross_entropy, x, y, device="cpu")).numpy()
+    np.testing.assert_allclose(eigs, dense, atol=1e-12)
+    rank = ns.ggn_rank(model, x, y)
+    assert rank == 18  # tanh is smooth and the data generic: the bound N (C - 1) is attained
+    assert ns.zero_fraction(eigs) == pytest.approx(1 - rank / len(eigs))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("hidden", [2, 5, 12])
+def test_one_hidden_layer_rank_is_the_pattern_count(seed, hidden):
+    # for D-h-C ReLU nets the null directions counted from the activation pattern are all there is
+    x, y = _classification(n=25, d=6, c=4, seed=seed)
+    widths = [6, hidden, 4]
+    model = _relu_mlp(widths, seed)
+    p = sum(m.numel() for m in model.parameters())
+    rank = ns.ggn_rank(model, x, y)
+    expected = min(len(y) * 3, p - ns.pattern_nullity(model, x)["null directions"])
+    assert rank == expected
+
+
+@pytest.mark.parametrize("widths", [[6, 3, 8, 4], [6, 8, 3, 4], [6, 5, 5, 4], [6, 2, 2, 2, 4]])
+def test_every_counting_bound_holds_for_deeper_nets(widths):
+    x, y = _classification(n=40, d=6, c=4, seed=7)
+    model = _relu_mlp(widths, 7)
+    p = sum(m.numel() for m in model.parameters())
+    rank = ns.ggn_rank(model, x, y)
+    assert rank <= len(y) * (widths[-1] - 1)
+    assert rank <= p - ns.symmetry_nullity(widths, x)
+    assert rank <= p - ns.pattern_nullity(model, x)["null directions"]
+    assert rank <= ns.bottleneck_rank_bound(widths, len(y), ns.active_units(model, x))
+    assert ns.bottleneck_rank_bound(widths, len(y), ns.active_units(model, x)) <= ns.bottleneck_rank_bound(
+        widths, len(y))
+
+
+def test_symmetry_nullity_and_data_rank_hand_counted():
+    # inputs in a 2-d subspace of R^3 through the origin: rank [X, 1] = 3, so each of the 4 first-layer units has
+    # 4 - 3 = 1 data-null direction; plus 4 + 5 rescalings; plus the softmax shift 5 + 1
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 2, generator=g, dtype=F64) @ torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], dtype=F64)
+    assert ns.data_rank(x) == 3
+    assert ns.symmetry_nullity([3, 4, 5, 3], x) == 4 * 1 + (4 + 5) + (5 + 1)
+
+
+def test_bottleneck_bound_hand_counted():
+    # widths 10-8-2-5, N = 7: layer 1 gives 7 min(4, 8) + (8+1) 2 + (2+1) 5 = 28 + 18 + 15 = 61;
+    # layer 2 gives 7 min(4, 2) + (2+1) 5 = 14 + 15 = 29
+    assert ns.bottleneck_rank_bound([10, 8, 2, 5], 7) == 29
+    # with the active units per sample: layer 2 has (2, 0, 1, 2, 2, 2, 2) active -> 11 + 15 = 26
+    active = [np.full(7, 8), np.array([2, 0, 1, 2, 2, 2, 2])]
+    assert ns.bottleneck_rank_bound([10, 8, 2, 5], 7, active) == 26
+    with pytest.raises(ValueError):
+        ns.bottleneck_rank_bound([10, 5], 7)
+    with pytest.raises(ValueError):
+        ns.bottleneck_rank_bound([10, 8, 2, 5], 7, active[:1])
+
+
+def test_active_units_count_positive_preactivations():
+    model = models.mlp([2, 3, 1]).double()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], dtype=F64))
+        model[1].bias.zero_()
+    x = torch.tensor([[1.0, 1.0], [-1.0, 2.0], [-1.0, -1.0]], dtype=F64)
+    np.testing.assert_array_equal(ns.active_units(model, x)[0], [2, 1, 1])
+
+
+def test_pattern_nullity_counts_dead_units():
+    x, _ = _classification(n=20, d=4, c=3)
+    model = _relu_mlp([4, 3, 3], 0)
+    before = ns.pattern_nullity(model, x)
+    with torch.no_grad():  # kill unit 0: its 4 + 1 incoming and its 3 outgoing weights no longer matter
+        model[1].weight[0] = 0.0
+        model[1].bias[0] = -1.0
+    after = ns.pattern_nullity(model, x)
+    assert after["dead units"] == before["dead units"] + 1
+    y = torch.randint(0, 3, (20,), generator=torch.Generator().manual_seed(1))
+    p = sum(m.numel() for m in model.parameters())
+    assert ns.ggn_rank(model, x, y) == p - after["null directions"]
+
+
+def test_pattern_nullity_rejects_other_architectures():
+    with pytest.raises(ValueError, match="ReLU MLPs"):
+        ns.pattern_nullity(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)), torch.zeros(5, 3))
+
+
+# --- spectra and the fitting protocol ------------------------------------------------------------------------
+
+
+def test_curvature_spectrum_with_all_steps_recovers_the_exact_eigenvalues():
+    x, y = _classification(n=20)
+    model = nn.Sequential(nn.Linear(5, 3), nn.Tanh(), nn.Linear(3, 4)).double()  # P = 34
+    s = ns.curvature_spectrum(model, (x, y), "hessian", 60, 2, exact=True)  # steps capped at P
+    assert s.nodes.shape == (2, 34) and s.dim == 34 and s.num_samples == 20
+    dense = torch.linalg.eigvalsh(exact_hessian(model, F.cross_entropy, x, y, device="cpu")).numpy()
+    np.testing.assert_allclose(s.eigs, dense, atol=1e-10)
+    # a full Krylov space: every Ritz value is an eigenvalue (up to the weight the probe gives it)
+    for row, w in zip(s.nodes, s.weights, strict=True):
+        big = w > 1e-10
+        assert np.min(np.abs(row[big][:, None] - dense[None, :]), axis=1).max() < 1e-7
+    # the quadrature integrates x exactly: probe averages estimate tr(H) / P
+    assert np.mean(np.sum(s.weights * s.nodes, axis=1)) == pytest.approx(dense.mean(), abs=3 * dense.std())
+    faith = ns.slq_faithfulness(s)
+    assert faith["lambda_max SLQ"] == pytest.approx(faith["lambda_max exact"], rel=1e-8)
+
+
+def test_curvature_spectrum_is_taken_in_eval_mode_and_cached(monkeypatch):
+    x, y = _classification(n=16)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 4)).double()
+    model.train()
+    first = ns.curvature_spectrum(model, (x, y), "ggn", 8, 2)
+    assert model.training  # the caller's mode is restored
+    calls = []
+    monkeypatch.setattr(ns, "slq", lambda *a, **k: calls.append(1))
+    second = ns.curvature_spectrum(model, (x, y), "ggn", 8, 2)
+    assert not calls  # served from the cache
+    np.testing.assert_array_equal(first.nodes, second.nodes)
+    # dropout off: the same matrix as the model without the dropout layer
+    plain = nn.Sequential(model[0], model[1], model[3])
+    monkeypatch.undo()
+    third = ns.curvature_spectrum(plain, (x, y), "ggn", 8, 2)
+    np.testing.assert_allclose(first.nodes, third.nodes, atol=1e-10)
+    assert first.rank_bound == 16 * 3
+    with pytest.raises(ValueError):
+        ns.curvature_spectrum(model, (x, y), "residual", 8, 2)
+
+
+@pytest.mark.parametrize(("steps", "top_k", "expected"), [
+    (20, [0], ["k=0", "gap"]),  # the smoke profile: C = 10 is not below 20 // 2, so k = 0 is the reference
+    (100, [0], ["k=0", "k=10", "gap"]),
+    (100, [0, 10, 60], ["k=0", "k=10", "gap"]),
+    (3, [], ["k=0", "gap"]),
+])
+def test_outlier_variants_for_any_top_k_and_any_run_length(steps, top_k, expected):
+    rng = np.random.default_rng(0)
+    nodes = np.sort(rng.normal(size=(2, steps)), axis=1)
+    nodes[:, -1] += 50.0  # one outlier per probe
+    weights = rng.dirichlet(np.ones(steps), size=2)
+    variants = ns.outlier_variants(nodes, weights, 10, top_k)
+    assert list(variants) == expected
+    assert ns.reference_variant(variants, 10) == ("k=10" if "k=10" in variants else "k=0")
+    for m in variants.values():
+        assert m.weights.sum() == pytest.approx(1.0)
+    if steps >= 20:  # the gap rule removes the outliers at +50
+        assert variants["gap"].nodes.max() < 10
+    with pytest.raises(ValueError):
+        ns.outlier_variants(nodes, weights, 10, [-1])
+
+
+def test_fit_rows_fit_by_moments_everywhere_and_lsq_where_asked():
+    rng = np.random.default_rng(1)
+    eigs = np.concatenate([np.zeros(300), np.abs(rng.normal(size=300))])  # an atom of 1/2 and a bulk
+    variants = ns.outlier_variants(eigs, None, 10, [0, 10])
+    logged = []
+    rows = ns.fit_rows("toy", variants, [sf.marchenko_pastur_family(), sf.semicircle_family()], ["k=10"],
+                       max_iter=5, log=logged.append)
+    methods = {(r["outliers"], r["family"], r["method"]) for r in rows}
+    assert ("k=10", "Marchenko-Pastur", "lsq") in methods and ("k=0", "Marchenko-Pastur", "lsq") not in methods
+    assert all(r["zero obs."] == pytest.approx(0.5, abs=0.02) for r in rows)
+    assert ns.best_value(rows, "toy", ("Marchenko",)) <= min(r["KS"] for r in rows if r["family"].startswith("M"))
+    assert np.isnan(ns.best_value(rows, "toy", ("Wishart",)))
+    # a positive law cannot fit a negative mean: reported, not raised
+    neg = ns.outlier_variants(-np.abs(rng.normal(size=50)), None, 2, [0])
+    assert ns.fit_rows("neg", neg, [sf.marchenko_pastur_family()], log=logged.append) == []
+    assert any("no Marchenko-Pastur fit" in line for line in logged)
+
+
+def test_shape_summary_of_a_semicircle_sample_is_close_to_the_semicircle():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(400, 400))
+    eigs = np.linalg.eigvalsh((a + a.T) / np.sqrt(2 * 400))
+    s = ns.CurvatureSpectrum("hessian", eigs[None, :], np.full((1, 400), 1 / 400), 400, 400, 400, eigs)
+    out = ns.shape_summary(s, 10, sf.semicircle_family(), exact=True)
+    assert out["KS"] < 0.05 and out["negative mass"] == pytest.approx(0.5, abs=0.05)
+
+
+# --- the experiment helpers -----------------------------------------------------------------------------------
+
+
+def test_hessian_samples_are_training_samples():
+    config = TrainConfig(model="mlp", dataset="digits", dataset_kwargs={"n": 300}, epochs=1)
+    x_train, _ = data.load("digits", "train", n=300)
+    xh, yh = ns.hessian_samples(config, 64)
+    assert len(yh) == 64 and np.bincount(yh.numpy()).min() >= 6  # class-balanced
+    train_rows = {row.tobytes() for row in x_train.reshape(300, -1).numpy()}
+    assert all(row.tobytes() in train_rows for row in xh.reshape(64, -1).numpy())
+    with pytest.raises(ValueError):
+        ns.hessian_samples(config, 301)
+    x_all, _ = ns.hessian_samples(config, None)  # "all" means all of the run's training samples
+    assert len(x_all) == 300 and {row.tobytes() for row in x_all.reshape(300, -1).numpy()} == train_rows
+
+
+def test_network_spectra_on_padded_images():
+    config = TrainConfig(model="resnet_small", dataset="mnist5k", model_kwargs={"width": 0.25},
+                         dataset_kwargs={"n": 40, "pad_to": 32}, epochs=1, optimizer="adam", lr=1e-3, batch_size=20)
+    out = ns.network_spectra("tiny", config, 8, 6, 2)
+    assert set(out.spectra) == {(0, "hessian"), (0, "ggn"), (1, "hessian"), (1, "ggn")}
+    assert out.samples[0].shape == (8, 1, 32, 32) and out.num_classes == 10
+    ggn = out.spectra[(1, "ggn")]
+    assert ggn.rank_bound == 8 * 9 and ggn.dim == out.num_params
+    assert ggn.nodes.min() > -1e-6 * ggn.nodes.max()  # positive semi-definite
+    with pytest.raises(ValueError, match="not checkpointed"):
+        ns.network_spectra("tiny", config, 8, 6, 2, epochs=[5])
+
+
+def test_width_sweep_rows_respect_their_bounds():
+    rows = ns.width_sweep([[3], [4, 2]], "digits", n_samples=30, n_train=200, epochs=2)
+    assert [r["widths"] for r in rows] == ["64-3-10", "64-4-2-10"]
+    for r in rows:
+        assert 0 <= r["best bound"] <= r["zero measured"] + 1e-12 <= 1 + 1e-12
+        assert r["best bound"] == max(r["GN bound"], r["symmetry bound"], r["pattern bound"], r["bottleneck bound"])
+    assert rows[0]["chain 1-min(N_i)/N_0"] == pytest.approx(1 - 3 / 64)
+    assert rows[0]["zero measured"] == pytest.approx(rows[0]["pattern bound"])  # one hidden layer: exact
+
+
+def test_resolve_dataset_falls_back_when_files_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("RMT_DATA", str(tmp_path))
+    assert ns.resolve_dataset("mnist5k", "digits") == ("mnist5k", "")
+    name, note = ns.resolve_dataset("cifar10", "mnist5k")
+    assert name == "mnist5k" and "cifar10" in note
