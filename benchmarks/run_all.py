@@ -1,7 +1,7 @@
 """Run every benchmark once, in one process, and write results/<device>.json (``RMT_DEVICE=cpu`` forces the CPU).
 
     python benchmarks/run_all.py            # defaults of each bench (the GPU / full-size run)
-    python benchmarks/run_all.py --small    # the CPU default, sized to finish in about 10 minutes on 2 cores
+    python benchmarks/run_all.py --small    # the CPU default, about 20 minutes on 2 idle cores (SLQ: 100 x 10)
 """
 
 from __future__ import annotations
