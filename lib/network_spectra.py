@@ -37,6 +37,7 @@ from lib import spectral_fits as sf
 from lib.cache import load_or_compute
 from lib.hessian import GGNOperator, HessianOperator, dense_matrix
 from lib.lanczos import slq
+from lib.mode_connectivity import flat_parameters
 from lib.train import TrainConfig, TrainResult, train
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -73,10 +74,6 @@ class CurvatureSpectrum:
         return sf.spectral_measure(self.eigs)
 
 
-def _flat(model: nn.Module) -> Tensor:
-    return torch.cat([p.detach().reshape(-1).cpu() for p in model.parameters()])
-
-
 def curvature_spectrum(
     model: nn.Module,
     samples: tuple[Tensor, Tensor],
@@ -104,9 +101,9 @@ def curvature_spectrum(
         raise ValueError(f"steps and probes must be positive integers, got {steps!r}, {probes!r}")
     x, y = samples
     dtype = dtype if dtype is not None else next(model.parameters()).dtype
-    inputs = {"theta": _flat(model), "architecture": repr(model), "x": x, "y": y, "kind": kind, "steps": steps,
-              "probes": probes, "exact": bool(exact), "dtype": str(dtype), "loss": getattr(loss_fn, "__name__",
-              repr(loss_fn)), "batch_size": batch_size, "seed": seed}
+    inputs = {"theta": flat_parameters(model).cpu(), "architecture": repr(model), "x": x, "y": y, "kind": kind,
+              "steps": steps, "probes": probes, "exact": bool(exact), "dtype": str(dtype),
+              "loss": getattr(loss_fn, "__name__", repr(loss_fn)), "batch_size": batch_size, "seed": seed}
 
     def compute() -> dict[str, Any]:
         op = _OPERATORS[kind](model, loss_fn, (x, y), dtype=dtype, batch_size=batch_size)
