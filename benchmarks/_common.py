@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lib.device import default_device
+from lib.curvature.device import default_device
 
 RESULTS = Path(__file__).parent / "results"
 

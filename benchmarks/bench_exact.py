@@ -1,9 +1,9 @@
-"""Exact dense float64 Hessians: lib.hessian.exact_hessian against torch.func.hessian and paper 1's row-by-row
+"""Exact dense float64 Hessians: lib.curvature.dense.exact_hessian against torch.func.hessian and paper 1's row-by-row
 double-backward loop, on (a) the 3,466-parameter MLP over the 1,797 digits and (b) softmax regression with 7,850
 parameters on a batch of 64 MNIST-shaped images. Prints times and ratios; writes results/<device>.json.
 
 Both models are sequential Linear + elementwise-activation networks under a per-sample loss, so ``exact_hessian``
-takes the structured path (``lib.exact_structured``: pre-activation Hessians from S forward-over-reverse products,
+takes the structured path (``lib.curvature.exact_structured``: pre-activation Hessians from S forward-over-reverse products,
 then a few GEMMs over the samples) rather than assembling H from P Hessian-vector products as the other two do."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from _common import images, median_time, mlp_digits, num_params, save, table
 from torch import nn
 from torch.func import functional_call, hessian
 
-from lib.device import default_device
-from lib.hessian import exact_hessian
+from lib.curvature.dense import exact_hessian
+from lib.curvature.device import default_device
 
 
 def _flat_loss(model, loss_fn, x, y):

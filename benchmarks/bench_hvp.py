@@ -16,8 +16,8 @@ from _common import conv_net, images, interleaved_times, num_params, save, table
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
-from lib.device import default_device
-from lib.hessian import HessianOperator
+from lib.curvature.device import default_device
+from lib.curvature.operators import HessianOperator
 
 
 def setup(n_images: int, batch_size: int):

@@ -13,9 +13,10 @@ from _common import conv_net, images, median_time, num_params, save, table
 from scipy.stats import wasserstein_distance
 from torch import nn
 
-from lib.device import default_device
-from lib.hessian import HessianOperator, exact_hessian
-from lib.lanczos import slq
+from lib.curvature.dense import exact_hessian
+from lib.curvature.device import default_device
+from lib.curvature.lanczos import slq
+from lib.curvature.operators import HessianOperator
 
 
 def _batches(model_width, hidden, n_images, batch_size):

@@ -1,6 +1,6 @@
 """Library behind the book *Random matrices and the Hessians of neural networks*.
 
-Layers (arrows point down only; nothing is imported here, so ``import lib.laws`` never pulls in torch):
+Layers (arrows point down only; nothing is imported here, so ``import lib.rmt.laws`` never pulls in torch):
 
 Mathematics (NumPy/SciPy, no I/O)
     ``checks`` shared parameter checks · ``levels`` spectrum checks · ``ensembles`` GOE/GUE/GSE, beta-Hermite,

@@ -10,15 +10,15 @@ import nbformat
 import pytest
 import yaml
 
-from lib import batch, profiles
-from lib import book as book_module
-from lib.fingerprint import REPO_ROOT, lib_dependencies, notebook_fingerprint
+from lib.book import batch, profiles
+from lib.book import render as book_module
+from lib.book.fingerprint import REPO_ROOT, lib_dependencies, notebook_fingerprint
 
 OK_NOTEBOOK = [
     ("n = 3\nscale = 0.5\nlabel = 'x'", True),
-    ("import lib.laws\nresult = n * scale\nprint(result)", False),
+    ("import lib.rmt.laws\nresult = n * scale\nprint(result)", False),
     ("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()", False),
-    ("from lib.verdicts import Verdict, show_verdicts\n"
+    ("from lib.book.verdicts import Verdict, show_verdicts\n"
      "show_verdicts([Verdict('P0', 'products are products', 'confirmed', f'n * scale = {result}')])", False),
 ]
 FAILING_NOTEBOOK = [("fail = True", True), ("if fail:\n    raise RuntimeError('planned failure')", False)]
@@ -89,8 +89,8 @@ def test_grid_is_the_cartesian_product(book: Path, tmp_path: Path) -> None:
 
 
 def test_fingerprint_follows_lib_imports(book: Path) -> None:
-    deps = {p.name for p in lib_dependencies(["from lib.batch import plan"])}
-    # lib.batch imports lib.profiles, which imports lib.fingerprint: all reached transitively
+    deps = {p.name for p in lib_dependencies(["from lib.book.batch import plan"])}
+    # lib.book.batch imports lib.book.profiles, which imports lib.book.fingerprint: all reached transitively
     assert {"batch.py", "profiles.py", "fingerprint.py", "__init__.py"} <= deps
     assert "laws.py" not in deps
     path = book / "chapters" / "good.ipynb"

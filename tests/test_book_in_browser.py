@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from lib.fingerprint import REPO_ROOT
+from lib.book.fingerprint import REPO_ROOT
 
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

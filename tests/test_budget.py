@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import budget
+from lib.rmt import budget
 
 TABLE = Path(__file__).resolve().parents[1] / "data" / "resnet50_imagenet_budget.csv"
 # research/paper1.md 5.3: the authors' notebook output

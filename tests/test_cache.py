@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lib
-from lib import cache
+from lib.nets import cache
 
 
 def test_cache_root_from_env_else_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

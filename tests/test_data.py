@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib import data
+from lib.nets import data
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])

@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from lib.hessian import HessianOperator
-from lib.lanczos import lanczos
+from lib.curvature.lanczos import lanczos
+from lib.curvature.operators import HessianOperator
 
 
 def _problem():

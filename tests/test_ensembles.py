@@ -1,4 +1,4 @@
-"""Tests of lib.ensembles against analytic properties of the Gaussian, beta-Hermite, Wishart and Poisson laws.
+"""Tests of lib.rmt.ensembles against analytic properties of the Gaussian, beta-Hermite, Wishart and Poisson laws.
 
 Finite-n oracle used throughout: for the eigenvalue density ``|Delta|^beta exp(-beta n sum l^2 / 4)`` (our
 normalisation, rmt_reference 1.1) the second moment ``m_2 = sum(l^2) / n`` has mean ``1 + (2/beta - 1)/n`` and
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lib.ensembles import beta_hermite, goe, gse, gse_levels, gue, poisson_levels, sample_spectra, wishart
-from lib.laws import marchenko_pastur_atom, marchenko_pastur_cdf, semicircle_cdf
+from lib.rmt.ensembles import beta_hermite, goe, gse, gse_levels, gue, poisson_levels, sample_spectra, wishart
+from lib.rmt.laws import marchenko_pastur_atom, marchenko_pastur_cdf, semicircle_cdf
 
 
 def m2_mean_sd(n: int, beta: float) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Tests of lib.freeprob against published values, closed forms, special cases and sampled matrices."""
+"""Tests of lib.rmt.freeprob against published values, closed forms, special cases and sampled matrices."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from scipy import stats
 from scipy.optimize import brentq
 
-from lib import freeprob as fp
-from lib.laws import marchenko_pastur_atom, marchenko_pastur_cdf, marchenko_pastur_pdf, semicircle_pdf
+from lib.rmt import freeprob as fp
+from lib.rmt import measures as ms
+from lib.rmt.laws import marchenko_pastur_atom, marchenko_pastur_cdf, marchenko_pastur_pdf, semicircle_pdf
 
 # 99% critical value of the one-sample Kolmogorov-Smirnov statistic for n i.i.d. points: 1.63 / sqrt(n).
 # Eigenvalues are more rigid than i.i.d. draws, so this is a conservative bound for a correct law.
@@ -27,20 +28,20 @@ def _grid(lo: float, hi: float, n: int = 8001) -> np.ndarray:
 
 
 def _ks_distance(eigs: np.ndarray, density: Callable, atom: float, lo: float, hi: float) -> float:
-    return fp.ks_distance(eigs, density, (lo, hi), atom)
+    return ms.ks_to_density(eigs, density, (lo, hi), atom)
 
 
 def test_ks_distance_matches_scipy_for_iid_draws() -> None:
     rng = np.random.default_rng(3)
     draws = rng.beta(2.0, 5.0, 500)
     density = lambda x: np.where((x > 0) & (x < 1), 30.0 * x * (1 - x) ** 4, 0.0)  # noqa: E731
-    assert fp.ks_distance(draws, density, (0.0, 1.0)) == pytest.approx(stats.kstest(draws, "beta", (2, 5)).statistic,
+    assert ms.ks_to_density(draws, density, (0.0, 1.0)) == pytest.approx(stats.kstest(draws, "beta", (2, 5)).statistic,
                                                                       abs=1e-6)
     # half the mass at 0: the same draws with as many exact zeros appended
     mixed = np.concatenate([draws, np.zeros(500)])
     expected = max(np.max(np.abs(np.arange(501, 1001) / 1000 - 0.5 - 0.5 * stats.beta.cdf(np.sort(draws), 2, 5))),
                    np.max(np.abs(np.arange(500, 1000) / 1000 - 0.5 - 0.5 * stats.beta.cdf(np.sort(draws), 2, 5))))
-    assert fp.ks_distance(mixed, lambda x: 0.5 * density(x), (-0.5, 1.0), atom=0.5) == pytest.approx(expected,
+    assert ms.ks_to_density(mixed, lambda x: 0.5 * density(x), (-0.5, 1.0), atom=0.5) == pytest.approx(expected,
                                                                                                     abs=1e-5)
 
 
@@ -297,7 +298,7 @@ def test_bad_parameters_raise() -> None:
     with pytest.raises(ValueError, match="phi >= 1"):
         fp.critical_energy_from_edge(1.0)
     with pytest.raises(ValueError, match="support"):
-        fp.ks_distance(np.ones(3), lambda x: x, (1.0, 0.0))
+        ms.ks_to_density(np.ones(3), lambda x: x, (1.0, 0.0))
     with pytest.raises(ValueError, match="weights"):
         fp.semicircle_convolution_density(0.0, [0.0, 1.0], 0.5, weights=[0.2, 0.2])
     with pytest.raises(ValueError, match="complex"):

@@ -6,9 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib import gradient_correlation as gc
-from lib.models import mlp
-from lib.true_loss import se_gradient_correlation
+from lib.curvature import parameter_space as ps
+from lib.experiments import gradient_decorrelation as gc
+from lib.nets.models import mlp
+from lib.rmt import correlation_fits as cf
+from lib.rmt.true_loss import se_gradient_correlation
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +45,10 @@ def test_estimator_recovers_the_length_scale_of_a_known_gaussian_process():
     # cosines concentrate on rho(d) up to O(1/P) and O(M^-1/2) corrections: 0.03 absolute
     np.testing.assert_allclose(rows.mean(axis=0), se_gradient_correlation(distances, ell, dim), atol=0.03)
     sem = rows.std(axis=0, ddof=1) / np.sqrt(rows.shape[0])
-    fit = gc.fit_lengthscale(distances, rows.mean(axis=0), sem, dim=dim)
+    fit = cf.fit_lengthscale(distances, rows.mean(axis=0), sem, dim=dim)
     assert fit.lengthscale == pytest.approx(ell, rel=0.05)
     # pooled, unweighted fit agrees
-    assert gc.fit_lengthscale(np.tile(distances, rows.shape[0]), rows.ravel(), dim=dim).lengthscale == pytest.approx(
+    assert cf.fit_lengthscale(np.tile(distances, rows.shape[0]), rows.ravel(), dim=dim).lengthscale == pytest.approx(
         ell, rel=0.05)
 
 
@@ -56,7 +58,7 @@ def test_pairwise_and_binned():
     dist, corr = gc.pairwise_correlations(points, grads)
     np.testing.assert_allclose(dist, [5.0, 1.0, np.sqrt(18)])
     np.testing.assert_allclose(corr, [0.0, 1 / np.sqrt(2), 1 / np.sqrt(2)])
-    binned = gc.binned_correlation([0.5, 0.7, 2.0, 2.5, 2.7], [1.0, 0.8, 0.1, 0.2, 0.3], [0, 1, 2, 3, 4])
+    binned = cf.binned_correlation([0.5, 0.7, 2.0, 2.5, 2.7], [1.0, 0.8, 0.1, 0.2, 0.3], [0, 1, 2, 3, 4])
     np.testing.assert_allclose(binned.mean[[0, 2]], [0.9, 0.2])
     np.testing.assert_allclose(binned.sem[0], np.std([1.0, 0.8], ddof=1) / np.sqrt(2))
     assert binned.counts.tolist() == [2, 0, 3, 0]
@@ -71,7 +73,7 @@ def test_network_gradient_matches_autograd():
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
     expected = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
-    w = gc.flat_parameters(model)
+    w = ps.flat_parameters(model)
     torch.testing.assert_close(gradient(w).cpu(), expected)
     assert gc.cosine(gradient(w), gradient(w)) == pytest.approx(1.0)
 
@@ -84,6 +86,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="m x P"):
         gc.pairwise_correlations(torch.ones(1, 2), torch.ones(1, 2))
     with pytest.raises(ValueError, match="increasing"):
-        gc.binned_correlation([1.0], [1.0], [1.0, 0.0])
+        cf.binned_correlation([1.0], [1.0], [1.0, 0.0])
     with pytest.raises(ValueError, match="at least 2"):
-        gc.fit_lengthscale([1.0], [0.5])
+        cf.fit_lengthscale([1.0], [0.5])

@@ -10,14 +10,8 @@ from torch import nn
 from torch.func import functional_call, hessian, jacrev
 from torch.utils.data import DataLoader, TensorDataset
 
-from lib.hessian import (
-    GGNOperator,
-    HessianOperator,
-    ResidualOperator,
-    batch_hessian_spectra,
-    exact_ggn,
-    exact_hessian,
-)
+from lib.curvature.dense import batch_hessian_spectra, exact_ggn, exact_hessian
+from lib.curvature.operators import GGNOperator, HessianOperator, ResidualOperator
 
 F64 = torch.float64
 
@@ -239,7 +233,7 @@ def test_clear_errors():
         batch_hessian_spectra(model, loss, (x, y), 0)
 
 
-# ---- the structured exact Hessian (lib.exact_structured) against torch.func.hessian -------------------------------
+# ---- the structured exact Hessian (lib.curvature.exact_structured) against torch.func.hessian -------------------------------
 def _structured_cases():
     torch.manual_seed(11)
     g = torch.Generator().manual_seed(12)
@@ -256,7 +250,7 @@ def _structured_cases():
 
 @pytest.mark.parametrize("case", list(_structured_cases()), ids=lambda c: c[0])
 def test_structured_hessian_matches_torch_func(case):
-    from lib.exact_structured import sequential_hessian
+    from lib.curvature.exact_structured import sequential_hessian
 
     _, model, loss, x, y = case
     expected = _oracle(model.eval(), loss, x, y)
@@ -268,7 +262,7 @@ def test_structured_hessian_matches_torch_func(case):
 
 
 def test_structured_hessian_weights_batches_and_casts_float32():
-    from lib.hessian import dense_matrix
+    from lib.curvature.dense import dense_matrix
 
     model, (x, y), loss = _mlp().float(), _classification(), nn.CrossEntropyLoss()
     op = HessianOperator(model, loss, (x.float(), y), batch_size=5, dtype=F64, device="cpu")  # last batch has 3
@@ -277,7 +271,7 @@ def test_structured_hessian_weights_batches_and_casts_float32():
 
 
 def test_structured_hessian_falls_back_where_it_does_not_apply():
-    from lib.exact_structured import sequential_hessian
+    from lib.curvature.exact_structured import sequential_hessian
 
     model, (x, y) = _mlp(), _classification()
 
@@ -295,7 +289,7 @@ def test_structured_hessian_falls_back_where_it_does_not_apply():
 
 def test_structured_hessian_in_small_chunks(monkeypatch):
     """Chunking over samples, output units and input units (the memory bounds for large P) changes nothing."""
-    import lib.exact_structured as structured
+    import lib.curvature.exact_structured as structured
 
     monkeypatch.setattr(structured, "_CHUNK_FLOATS", 50)
     monkeypatch.setattr(structured, "_BLOCK_FLOATS", 200)

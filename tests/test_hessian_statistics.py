@@ -1,4 +1,4 @@
-"""Tests of lib.hessian_statistics on spectra with known answers: GOE and Poisson levels, diagonal matrices whose
+"""Tests of lib.experiments.batch_hessians on spectra with known answers: GOE and Poisson levels, diagonal matrices whose
 eigenvalues are known, the exact rank b (C - 1) of a softmax-regression batch Hessian, published model sizes."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib import hessian_statistics as hs
-from lib import models
-from lib.ensembles import goe, poisson_levels
-from lib.hessian import batch_hessian_spectra
+from lib.curvature.dense import batch_hessian_spectra
+from lib.experiments import batch_hessians as hs
+from lib.nets import models
+from lib.rmt import level_statistics as ls
+from lib.rmt.ensembles import goe, poisson_levels
 
 # <r~> has standard deviation about 0.26 per ratio (GOE) / 0.29 (Poisson); neighbouring ratios are correlated,
 # so 4 standard errors of n/2 independent ratios are used as tolerance
@@ -31,12 +32,12 @@ def goe_spectra() -> np.ndarray:
 
 
 def test_goe_spectra_have_goe_statistics(goe_spectra):
-    stats = hs.level_statistics(goe_spectra, unfolding="pool", n_boot=200, seed=1)
+    stats = ls.level_statistics(goe_spectra, unfolding="pool", n_boot=200, seed=1)
     assert stats["n_levels"] == 6000 and stats["n_degenerate"] == 0
     n_ratios = 30 * 198
-    assert abs(stats["mean_min_ratio"] - hs.GOE_MEAN_MIN_RATIO) < _tolerance(n_ratios)
+    assert abs(stats["mean_min_ratio"] - ls.GOE_MEAN_MIN_RATIO) < _tolerance(n_ratios)
     assert stats["ci_lo"] < stats["mean_min_ratio"] < stats["ci_hi"]
-    assert stats["ci_lo"] - 0.01 < hs.GOE_MEAN_MIN_RATIO < stats["ci_hi"] + 0.01
+    assert stats["ci_lo"] - 0.01 < ls.GOE_MEAN_MIN_RATIO < stats["ci_hi"] + 0.01
     # KS of the right law is at the sampling level, of the wrong law far above it
     assert stats["ks_ratio_goe"] < 2.5 / math.sqrt(n_ratios / 2)
     assert stats["ks_ratio_poisson"] > 0.1
@@ -50,8 +51,8 @@ def test_goe_spectra_have_goe_statistics(goe_spectra):
 def test_poisson_levels_have_poisson_statistics():
     rng = np.random.default_rng(5)
     spectra = np.stack([poisson_levels(500, rng) for _ in range(12)])
-    stats = hs.level_statistics(spectra, unfolding="spline", n_boot=200, seed=2)
-    assert abs(stats["mean_min_ratio"] - hs.POISSON_MEAN_MIN_RATIO) < _tolerance(12 * 498)
+    stats = ls.level_statistics(spectra, unfolding="spline", n_boot=200, seed=2)
+    assert abs(stats["mean_min_ratio"] - ls.POISSON_MEAN_MIN_RATIO) < _tolerance(12 * 498)
     assert stats["ks_ratio_poisson"] < 2.5 / np.sqrt(12 * 498 / 2) < 0.2 < stats["ks_ratio_goe"]
     # spline unfolding of one spectrum at a time: exp(-s) to the sampling level 1.36 / sqrt(5988) = 0.018
     assert abs(stats["mean_spacing"] - 1) < 0.01
@@ -59,7 +60,7 @@ def test_poisson_levels_have_poisson_statistics():
 
 
 def test_spline_unfolding_of_goe_spectra(goe_spectra):
-    stats = hs.level_statistics(goe_spectra[:10], unfolding="spline", n_knots=10, n_boot=100)
+    stats = ls.level_statistics(goe_spectra[:10], unfolding="spline", n_knots=10, n_boot=100)
     assert stats["unfold_failed"] == 0
     assert abs(stats["mean_spacing"] - 1) < 0.03
     assert stats["ks_spacing_goe"] < 0.05 < stats["ks_spacing_poisson"]
@@ -67,20 +68,20 @@ def test_spline_unfolding_of_goe_spectra(goe_spectra):
 
 def test_select_levels_on_a_known_spectrum():
     spectrum = np.array([-3.0, -1e-14, 2e-15, 1e-9, 0.5, 4.0])
-    assert np.array_equal(hs.select_levels(spectrum, rank_bound=3), [-3.0, 0.5, 4.0])
-    assert np.array_equal(hs.select_levels(spectrum, rank_bound=3, part="null"), [-1e-14, 2e-15, 1e-9])
-    assert np.array_equal(hs.select_levels(spectrum, cutoff=1e-10), [-3.0, 1e-9, 0.5, 4.0])
+    assert np.array_equal(ls.select_levels(spectrum, rank_bound=3), [-3.0, 0.5, 4.0])
+    assert np.array_equal(ls.select_levels(spectrum, rank_bound=3, part="null"), [-1e-14, 2e-15, 1e-9])
+    assert np.array_equal(ls.select_levels(spectrum, cutoff=1e-10), [-3.0, 1e-9, 0.5, 4.0])
     # relative: threshold 1e-8 * 4 = 4e-8
-    assert np.array_equal(hs.select_levels(spectrum, cutoff=1e-8, relative=True), [-3.0, 0.5, 4.0])
-    assert hs.select_levels(spectrum, rank_bound=10).size == 6
-    both = np.sort(np.concatenate([hs.select_levels(spectrum, cutoff=0.1, part=p) for p in ("genuine", "null")]))
+    assert np.array_equal(ls.select_levels(spectrum, cutoff=1e-8, relative=True), [-3.0, 0.5, 4.0])
+    assert ls.select_levels(spectrum, rank_bound=10).size == 6
+    both = np.sort(np.concatenate([ls.select_levels(spectrum, cutoff=0.1, part=p) for p in ("genuine", "null")]))
     assert np.array_equal(both, spectrum)
 
 
 def test_proportion_below_and_global_density():
     spectra = np.array([[-2.0, 1e-12, 1e-5, 1.0], [1e-30, 0.0, 3.0, 1e-7]])
-    assert np.allclose(hs.proportion_below(spectra, [1e-20, 1e-10, 1e-6, 1e-4, 10.0]), [2 / 8, 3 / 8, 4 / 8, 5 / 8, 1])
-    assert np.allclose(hs.global_density_levels(spectra)[:4], spectra[0] / 4.0)
+    assert np.allclose(ls.proportion_below(spectra, [1e-20, 1e-10, 1e-6, 1e-4, 10.0]), [2 / 8, 3 / 8, 4 / 8, 5 / 8, 1])
+    assert np.allclose(ls.global_density_levels(spectra)[:4], spectra[0] / 4.0)
 
 
 def _softmax_batch_spectra(dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -98,14 +99,14 @@ def test_softmax_batch_hessian_has_exactly_the_rank_bound_of_genuine_levels():
     eigenvalues, bounds = _softmax_batch_spectra(torch.float64)
     assert list(bounds) == [32, 32]
     for row, bound in zip(eigenvalues, bounds, strict=True):
-        genuine = hs.select_levels(row, cutoff=1e-8, relative=True)
+        genuine = ls.select_levels(row, cutoff=1e-8, relative=True)
         assert genuine.size == bound  # the rank bound is attained, and nothing else rises above round-off
-        assert np.array_equal(genuine, hs.select_levels(row, rank_bound=int(bound)))
-        null = hs.select_levels(row, rank_bound=int(bound), part="null")
+        assert np.array_equal(genuine, ls.select_levels(row, rank_bound=int(bound)))
+        null = ls.select_levels(row, rank_bound=int(bound), part="null")
         assert np.abs(null).max() < 1e-13 * np.abs(row).max()
     # in float32 the same null space is filled with round-off some 10^8 times larger
     eig32, _ = _softmax_batch_spectra(torch.float32)
-    null32 = hs.select_levels(eig32[0], rank_bound=32, part="null")
+    null32 = ls.select_levels(eig32[0], rank_bound=32, part="null")
     assert 1e-10 < np.abs(null32).max() / np.abs(eig32[0]).max() < 1e-4
 
 
@@ -122,19 +123,19 @@ def test_summary_table_rows_and_rank_validity(goe_spectra):
 
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="part"):
-        hs.select_levels([1.0, 2.0], part="signal")
+        ls.select_levels([1.0, 2.0], part="signal")
     with pytest.raises(ValueError, match="rank_bound"):
-        hs.select_levels([1.0, 2.0], rank_bound=-1)
+        ls.select_levels([1.0, 2.0], rank_bound=-1)
     with pytest.raises(ValueError, match="cutoff"):
-        hs.select_levels([1.0, 2.0], cutoff=-1.0)
+        ls.select_levels([1.0, 2.0], cutoff=-1.0)
     with pytest.raises(ValueError, match="rank bounds"):
-        hs.select_spectra(np.ones((2, 3)), rank_bounds=[1])
+        ls.select_spectra(np.ones((2, 3)), rank_bounds=[1])
     with pytest.raises(ValueError, match="cut-offs"):
-        hs.proportion_below([1.0], [np.nan])
+        ls.proportion_below([1.0], [np.nan])
     with pytest.raises(ValueError, match="unfolding"):
-        hs.level_statistics(np.arange(10.0)[None], unfolding="kde")
+        ls.level_statistics(np.arange(10.0)[None], unfolding="kde")
     with pytest.raises(ValueError, match="at least 2 spectra"):
-        hs.level_statistics(np.arange(10.0)[None], unfolding="pool")
+        ls.level_statistics(np.arange(10.0)[None], unfolding="pool")
     with pytest.raises(ValueError, match="unknown experiment"):
         hs.experiment("E9")
     with pytest.raises(ValueError, match="scale"):
@@ -168,7 +169,7 @@ def test_experiment_spectra_load_the_trained_weights(tmp_path, monkeypatch):
     assert float(init["weight_distance"]) == 0.0 < float(trained["weight_distance"])
     assert not np.allclose(init["eigenvalues"], trained["eigenvalues"])
     assert list(trained["rank_bounds"]) == [144]  # b (C - 1) = 16 x 9
-    genuine = hs.select_spectra(trained["eigenvalues"], cutoff=1e-9, relative=True)
+    genuine = ls.select_spectra(trained["eigenvalues"], cutoff=1e-9, relative=True)
     assert [g.size for g in genuine] == [144]
     again = hs.experiment_spectra(exp, "trained")  # from the cache
     assert np.array_equal(again["eigenvalues"], trained["eigenvalues"])

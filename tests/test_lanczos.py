@@ -1,15 +1,13 @@
 """Lanczos, SLQ and Hutchinson against exact answers: dense eigendecompositions, the Gauss-quadrature moment
-identity, the semicircle and Marchenko-Pastur laws (lib.laws), and reproducibility."""
+identity, the semicircle and Marchenko-Pastur laws (lib.rmt.laws), and reproducibility."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from lib import laws
-from lib.ensembles import goe, wishart
-from lib.hessian import HessianOperator, exact_hessian
-from lib.lanczos import (
+from lib.curvature.dense import exact_hessian
+from lib.curvature.lanczos import (
     DenseOperator,
     gaussian_density,
     hutchinson_trace,
@@ -18,6 +16,9 @@ from lib.lanczos import (
     rademacher,
     slq,
 )
+from lib.curvature.operators import HessianOperator
+from lib.rmt import laws
+from lib.rmt.ensembles import goe, wishart
 
 
 def _quadrature_cdf(result, x):

@@ -1,4 +1,4 @@
-"""Tests of lib.laws against analytic values: Catalan moments, published MP edges, atoms and moments."""
+"""Tests of lib.rmt.laws against analytic values: Catalan moments, published MP edges, atoms and moments."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import comb
 
-from lib.ensembles import beta_hermite, wishart
-from lib.laws import (
+from lib.rmt.ensembles import beta_hermite, wishart
+from lib.rmt.laws import (
     fit_marchenko_pastur,
     fit_semicircle,
     marchenko_pastur_atom,

@@ -1,4 +1,4 @@
-"""Tests of lib.mode_connectivity: path geometry, losses at the endpoints, barriers on hand-computed cases, and a
+"""Tests of lib.experiments.mode_connectivity: path geometry, losses at the endpoints, barriers on hand-computed cases, and a
 trained Bezier bend that lowers the barrier between two permutation-equivalent solutions."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lib import mode_connectivity as mc
-from lib import models
+from lib.curvature import parameter_space as ps
+from lib.experiments import mode_connectivity as mc
+from lib.nets import models
 
 
 def test_paths_start_and_end_at_the_solutions():
@@ -51,7 +52,7 @@ def _toy_problem() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
 
 def test_losses_and_bezier_on_permuted_solutions():
     model, data = _toy_problem()
-    theta_a = mc.flat_parameters(model)
+    theta_a = ps.flat_parameters(model)
     # the same function with hidden units permuted: another solution of identical loss
     w1, b1, w2, b2 = (p.detach().clone() for p in model.parameters())
     perm = torch.roll(torch.arange(8), 3)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lib import models
+from lib.nets import models
 
 
 def _dense(*widths: int) -> int:

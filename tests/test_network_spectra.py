@@ -1,4 +1,4 @@
-"""Tests of lib.network_spectra: the GGN factor against the dense Gauss-Newton operator, exact ranks against the
+"""Tests of lib.experiments.network_spectra: the GGN factor against the dense Gauss-Newton operator, exact ranks against the
 counting bounds (equality where the count is complete, inequality everywhere), SLQ spectra against exact
 eigenvalues, the outlier variants for any list of k and any number of Lanczos steps, and the experiment helpers."""
 
@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib import data, models
-from lib import network_spectra as ns
-from lib import spectral_fits as sf
-from lib.hessian import exact_ggn, exact_hessian
-from lib.train import TrainConfig
+from lib.curvature import ggn_rank as gr
+from lib.curvature.dense import exact_ggn, exact_hessian
+from lib.experiments import network_spectra as ns
+from lib.nets import data, models
+from lib.nets.train import TrainConfig
+from lib.rmt import law_fits as sf
+from lib.rmt import measures as ms
 
 F64 = torch.float64
 
@@ -47,7 +49,7 @@ def _relu_mlp(widths: list[int], seed: int) -> nn.Sequential:
 def test_ggn_factor_reproduces_the_dense_gauss_newton_matrix():
     x, y = _classification()
     model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 4)).double()
-    a = ns.ggn_factor(model, x, y)
+    a = gr.ggn_factor(model, x, y)
     assert a.shape == (30 * 4, sum(p.numel() for p in model.parameters()))
     torch.testing.assert_close(a.T @ a, exact_ggn(model, F.cross_entropy, x, y, device="cpu"), rtol=0, atol=1e-12)
 
@@ -57,19 +59,19 @@ def test_ggn_factor_for_a_loss_without_closed_form():
     g = torch.Generator().manual_seed(3)
     x, t = torch.randn(12, 3, generator=g, dtype=F64), torch.randn(12, 2, generator=g, dtype=F64)
     model = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 2)).double()
-    a = ns.ggn_factor(model, x, t, F.mse_loss)
+    a = gr.ggn_factor(model, x, t, F.mse_loss)
     torch.testing.assert_close(a.T @ a, exact_ggn(model, F.mse_loss, x, t, device="cpu"), rtol=0, atol=1e-12)
 
 
 def test_ggn_eigenvalues_are_those_of_the_matrix_and_rank_counts_the_zeros():
     x, y = _classification(n=6)  # N (C - 1) = 18 < P = 58: at least 40 exact zeros
     model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 4)).double()
-    eigs = ns.ggn_eigenvalues(model, x, y)
+    eigs = gr.ggn_eigenvalues(model, x, y)
     dense = torch.linalg.eigvalsh(exact_ggn(model, F.cross_entropy, x, y, device="cpu")).numpy()
     np.testing.assert_allclose(eigs, dense, atol=1e-12)
-    rank = ns.ggn_rank(model, x, y)
+    rank = gr.ggn_rank(model, x, y)
     assert rank == 18  # tanh is smooth and the data generic: the bound N (C - 1) is attained
-    assert ns.zero_fraction(eigs) == pytest.approx(1 - rank / len(eigs))
+    assert ms.zero_fraction(eigs) == pytest.approx(1 - rank / len(eigs))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -80,8 +82,8 @@ def test_one_hidden_layer_rank_is_the_pattern_count(seed, hidden):
     widths = [6, hidden, 4]
     model = _relu_mlp(widths, seed)
     p = sum(m.numel() for m in model.parameters())
-    rank = ns.ggn_rank(model, x, y)
-    expected = min(len(y) * 3, p - ns.pattern_nullity(model, x)["null directions"])
+    rank = gr.ggn_rank(model, x, y)
+    expected = min(len(y) * 3, p - gr.pattern_nullity(model, x)["null directions"])
     assert rank == expected
 
 
@@ -90,12 +92,12 @@ def test_every_counting_bound_holds_for_deeper_nets(widths):
     x, y = _classification(n=40, d=6, c=4, seed=7)
     model = _relu_mlp(widths, 7)
     p = sum(m.numel() for m in model.parameters())
-    rank = ns.ggn_rank(model, x, y)
+    rank = gr.ggn_rank(model, x, y)
     assert rank <= len(y) * (widths[-1] - 1)
-    assert rank <= p - ns.symmetry_nullity(widths, x)
-    assert rank <= p - ns.pattern_nullity(model, x)["null directions"]
-    assert rank <= ns.bottleneck_rank_bound(widths, len(y), ns.active_units(model, x))
-    assert ns.bottleneck_rank_bound(widths, len(y), ns.active_units(model, x)) <= ns.bottleneck_rank_bound(
+    assert rank <= p - gr.symmetry_nullity(widths, x)
+    assert rank <= p - gr.pattern_nullity(model, x)["null directions"]
+    assert rank <= gr.bottleneck_rank_bound(widths, len(y), gr.active_units(model, x))
+    assert gr.bottleneck_rank_bound(widths, len(y), gr.active_units(model, x)) <= gr.bottleneck_rank_bound(
         widths, len(y))
 
 
@@ -104,21 +106,21 @@ def test_symmetry_nullity_and_data_rank_hand_counted():
     # 4 - 3 = 1 data-null direction; plus 4 + 5 rescalings; plus the softmax shift 5 + 1
     g = torch.Generator().manual_seed(0)
     x = torch.randn(20, 2, generator=g, dtype=F64) @ torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], dtype=F64)
-    assert ns.data_rank(x) == 3
-    assert ns.symmetry_nullity([3, 4, 5, 3], x) == 4 * 1 + (4 + 5) + (5 + 1)
+    assert gr.data_rank(x) == 3
+    assert gr.symmetry_nullity([3, 4, 5, 3], x) == 4 * 1 + (4 + 5) + (5 + 1)
 
 
 def test_bottleneck_bound_hand_counted():
     # widths 10-8-2-5, N = 7: layer 1 gives 7 min(4, 8) + (8+1) 2 + (2+1) 5 = 28 + 18 + 15 = 61;
     # layer 2 gives 7 min(4, 2) + (2+1) 5 = 14 + 15 = 29
-    assert ns.bottleneck_rank_bound([10, 8, 2, 5], 7) == 29
+    assert gr.bottleneck_rank_bound([10, 8, 2, 5], 7) == 29
     # with the active units per sample: layer 2 has (2, 0, 1, 2, 2, 2, 2) active -> 11 + 15 = 26
     active = [np.full(7, 8), np.array([2, 0, 1, 2, 2, 2, 2])]
-    assert ns.bottleneck_rank_bound([10, 8, 2, 5], 7, active) == 26
+    assert gr.bottleneck_rank_bound([10, 8, 2, 5], 7, active) == 26
     with pytest.raises(ValueError):
-        ns.bottleneck_rank_bound([10, 5], 7)
+        gr.bottleneck_rank_bound([10, 5], 7)
     with pytest.raises(ValueError):
-        ns.bottleneck_rank_bound([10, 8, 2, 5], 7, active[:1])
+        gr.bottleneck_rank_bound([10, 8, 2, 5], 7, active[:1])
 
 
 def test_active_units_count_positive_preactivations():
@@ -127,26 +129,26 @@ def test_active_units_count_positive_preactivations():
         model[1].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]], dtype=F64))
         model[1].bias.zero_()
     x = torch.tensor([[1.0, 1.0], [-1.0, 2.0], [-1.0, -1.0]], dtype=F64)
-    np.testing.assert_array_equal(ns.active_units(model, x)[0], [2, 1, 1])
+    np.testing.assert_array_equal(gr.active_units(model, x)[0], [2, 1, 1])
 
 
 def test_pattern_nullity_counts_dead_units():
     x, _ = _classification(n=20, d=4, c=3)
     model = _relu_mlp([4, 3, 3], 0)
-    before = ns.pattern_nullity(model, x)
+    before = gr.pattern_nullity(model, x)
     with torch.no_grad():  # kill unit 0: its 4 + 1 incoming and its 3 outgoing weights no longer matter
         model[1].weight[0] = 0.0
         model[1].bias[0] = -1.0
-    after = ns.pattern_nullity(model, x)
+    after = gr.pattern_nullity(model, x)
     assert after["dead units"] == before["dead units"] + 1
     y = torch.randint(0, 3, (20,), generator=torch.Generator().manual_seed(1))
     p = sum(m.numel() for m in model.parameters())
-    assert ns.ggn_rank(model, x, y) == p - after["null directions"]
+    assert gr.ggn_rank(model, x, y) == p - after["null directions"]
 
 
 def test_pattern_nullity_rejects_other_architectures():
     with pytest.raises(ValueError, match="ReLU MLPs"):
-        ns.pattern_nullity(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)), torch.zeros(5, 3))
+        gr.pattern_nullity(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)), torch.zeros(5, 3))
 
 
 # --- spectra and the fitting protocol ------------------------------------------------------------------------
@@ -201,32 +203,32 @@ def test_outlier_variants_for_any_top_k_and_any_run_length(steps, top_k, expecte
     nodes = np.sort(rng.normal(size=(2, steps)), axis=1)
     nodes[:, -1] += 50.0  # one outlier per probe
     weights = rng.dirichlet(np.ones(steps), size=2)
-    variants = ns.outlier_variants(nodes, weights, 10, top_k)
+    variants = sf.outlier_variants(nodes, weights, 10, top_k)
     assert list(variants) == expected
-    assert ns.reference_variant(variants, 10) == ("k=10" if "k=10" in variants else "k=0")
+    assert sf.reference_variant(variants, 10) == ("k=10" if "k=10" in variants else "k=0")
     for m in variants.values():
         assert m.weights.sum() == pytest.approx(1.0)
     if steps >= 20:  # the gap rule removes the outliers at +50
         assert variants["gap"].nodes.max() < 10
     with pytest.raises(ValueError):
-        ns.outlier_variants(nodes, weights, 10, [-1])
+        sf.outlier_variants(nodes, weights, 10, [-1])
 
 
 def test_fit_rows_fit_by_moments_everywhere_and_lsq_where_asked():
     rng = np.random.default_rng(1)
     eigs = np.concatenate([np.zeros(300), np.abs(rng.normal(size=300))])  # an atom of 1/2 and a bulk
-    variants = ns.outlier_variants(eigs, None, 10, [0, 10])
+    variants = sf.outlier_variants(eigs, None, 10, [0, 10])
     logged = []
-    rows = ns.fit_rows("toy", variants, [sf.marchenko_pastur_family(), sf.semicircle_family()], ["k=10"],
+    rows = sf.fit_rows("toy", variants, [sf.marchenko_pastur_family(), sf.semicircle_family()], ["k=10"],
                        max_iter=5, log=logged.append)
     methods = {(r["outliers"], r["family"], r["method"]) for r in rows}
     assert ("k=10", "Marchenko-Pastur", "lsq") in methods and ("k=0", "Marchenko-Pastur", "lsq") not in methods
     assert all(r["zero obs."] == pytest.approx(0.5, abs=0.02) for r in rows)
-    assert ns.best_value(rows, "toy", ("Marchenko",)) <= min(r["KS"] for r in rows if r["family"].startswith("M"))
-    assert np.isnan(ns.best_value(rows, "toy", ("Wishart",)))
+    assert sf.best_value(rows, "toy", ("Marchenko",)) <= min(r["KS"] for r in rows if r["family"].startswith("M"))
+    assert np.isnan(sf.best_value(rows, "toy", ("Wishart",)))
     # a positive law cannot fit a negative mean: reported, not raised
-    neg = ns.outlier_variants(-np.abs(rng.normal(size=50)), None, 2, [0])
-    assert ns.fit_rows("neg", neg, [sf.marchenko_pastur_family()], log=logged.append) == []
+    neg = sf.outlier_variants(-np.abs(rng.normal(size=50)), None, 2, [0])
+    assert sf.fit_rows("neg", neg, [sf.marchenko_pastur_family()], log=logged.append) == []
     assert any("no Marchenko-Pastur fit" in line for line in logged)
 
 

@@ -1,4 +1,4 @@
-"""Tests of lib.spacings (and the modules it gathers: gap_probability, unfolding, rigidity).
+"""Tests of lib.rmt.spacings (and the modules it gathers: gap_probability, unfolding, rigidity).
 
 Oracles are published values and formulas (Atas et al. 2013; Mehta 2004; Bornemann 2010), analytic cases
 (picket-fence and Poisson levels) and independent numerics (scipy quadrature, brute-force least squares).
@@ -12,9 +12,10 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import sici
 
-from lib import spacings as sp
-from lib.ensembles import beta_hermite, poisson_levels
-from lib.rigidity import _pandey_rigidity, _rigidity_windows
+from lib.rmt import measures as ms
+from lib.rmt import spacings as sp
+from lib.rmt.ensembles import beta_hermite, poisson_levels
+from lib.rmt.rigidity import _pandey_rigidity, _rigidity_windows
 
 ZETA_PRIME_MINUS_ONE = -0.1654211437004509  # zeta'(-1), for the Widom-Dyson constant
 
@@ -236,7 +237,7 @@ def test_exact_spacing_table_secondary():
 
 def test_ks_distance_equals_scipy_statistic():
     x = np.random.default_rng(6).exponential(size=500)
-    assert sp.ks_distance(x, sp.poisson_spacing_cdf) == pytest.approx(
+    assert ms.ks_to_cdf(x, sp.poisson_spacing_cdf) == pytest.approx(
         stats.kstest(x, lambda t: 1 - np.exp(-t)).statistic, abs=1e-14
     )
 
@@ -259,8 +260,8 @@ def test_unfold_pool_on_goe_gives_unit_spacing_and_the_exact_law():
     s = sp.spacings(unfolded[:, 60:240]).ravel()  # bulk
     assert s.mean() == pytest.approx(1, abs=0.02)
     # 14,000 spacings: KS null scale 1.36 / sqrt(n) = 0.011; correlations and pool noise widen it slightly
-    assert sp.ks_distance(s, lambda t: sp.exact_spacing_cdf(t, 1)) < 0.02
-    assert sp.ks_distance(s, sp.poisson_spacing_cdf) > 0.2
+    assert ms.ks_to_cdf(s, lambda t: sp.exact_spacing_cdf(t, 1)) < 0.02
+    assert ms.ks_to_cdf(s, sp.poisson_spacing_cdf) > 0.2
 
 
 def test_unfold_polynomial_on_semicircle_levels():
@@ -433,7 +434,7 @@ def test_pandey_integral_of_poisson_is_l_over_15():
         (lambda: sp.mean_min_ratio_ci(np.arange(50.0), 100, 0, level=1.5), "level"),
         (lambda: sp.mean_min_ratio_ci(np.arange(50.0), 100, 0, kind="spacings"), "kind"),
         (lambda: sp.mean_min_ratio_ci(np.arange(50.0) / 100, 100, 0, kind="ratios", block=0), "block"),
-        (lambda: sp.ks_distance(np.ones((3, 3)), sp.poisson_spacing_cdf), "1-D"),
+        (lambda: ms.ks_to_cdf(np.ones((3, 3)), sp.poisson_spacing_cdf), "1-D"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_problem(call, message):

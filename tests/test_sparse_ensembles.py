@@ -1,4 +1,4 @@
-"""Tests of lib.sparse_ensembles: Bauer-Golinelli atom, cavity densities, dense vs sparse percolation."""
+"""Tests of lib.rmt.sparse_ensembles: Bauer-Golinelli atom, cavity densities, dense vs sparse percolation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import lambertw
 
-from lib import freeprob
-from lib import sparse_ensembles as se
-from lib.laws import marchenko_pastur_pdf, semicircle_cdf, semicircle_pdf
+from lib.rmt import freeprob
+from lib.rmt import sparse_ensembles as se
+from lib.rmt.laws import marchenko_pastur_pdf, semicircle_cdf, semicircle_pdf
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of lib.spectral_fits: distances on hand-computed cases, outlier rules, and fits that recover the
+"""Tests of lib.rmt.law_fits: distances on hand-computed cases, outlier rules, and fits that recover the
 parameters of samples drawn from the law being fitted (tolerances from the sampling error at these sizes)."""
 
 from __future__ import annotations
@@ -6,28 +6,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib import ensembles, freeprob
-from lib import spectral_fits as sf
+from lib.rmt import ensembles, freeprob
+from lib.rmt import law_fits as sf
+from lib.rmt import measures as ms
 
 
-def _point_masses(nodes, weights) -> sf.Measure:
-    return sf.spectral_measure(np.asarray(nodes, float), np.asarray(weights, float))
+def _point_masses(nodes, weights) -> ms.Measure:
+    return ms.spectral_measure(np.asarray(nodes, float), np.asarray(weights, float))
 
 
 def test_distances_vanish_for_identical_measures():
-    m = sf.spectral_measure(np.random.default_rng(0).normal(size=50))
-    assert sf.ks_distance(m, m) == 0.0
-    assert sf.wasserstein1(m, m) == 0.0
+    m = ms.spectral_measure(np.random.default_rng(0).normal(size=50))
+    assert ms.ks_between(m, m) == 0.0
+    assert ms.wasserstein1(m, m) == 0.0
 
 
 def test_distances_hand_computed_point_masses():
     # delta_0 against (delta_0 + delta_1)/2: F differs by 1/2 on [0, 1): KS = 1/2, W1 = 1/2
     a, b = _point_masses([0.0], [1.0]), _point_masses([0.0, 1.0], [0.5, 0.5])
-    assert sf.ks_distance(a, b) == pytest.approx(0.5)
-    assert sf.wasserstein1(a, b) == pytest.approx(0.5)
+    assert ms.ks_between(a, b) == pytest.approx(0.5)
+    assert ms.wasserstein1(a, b) == pytest.approx(0.5)
     # shifting a measure by d moves it W1 = d
     c = _point_masses([0.3, 1.3], [0.5, 0.5])
-    assert sf.wasserstein1(b, c) == pytest.approx(0.3)
+    assert ms.wasserstein1(b, c) == pytest.approx(0.3)
 
 
 def test_distances_to_a_law_with_an_atom():
@@ -36,9 +37,9 @@ def test_distances_to_a_law_with_an_atom():
     cells = 1000
     law = sf.law_from_cdf(lambda t: 0.5 * np.clip(t, 0.0, 1.0), 0.0, 1.0, [(0.0, 0.5)], cells)
     data = _point_masses([0.0], [1.0])
-    assert sf.ks_distance(data, law) == pytest.approx(0.5, abs=1.0 / cells)
-    assert sf.wasserstein1(data, law) == pytest.approx(0.25, abs=1.0 / cells)
-    assert sf.weight_near_zero(law, 1e-9) == pytest.approx(0.5)
+    assert ms.ks_between(data, law) == pytest.approx(0.5, abs=1.0 / cells)
+    assert ms.wasserstein1(data, law) == pytest.approx(0.25, abs=1.0 / cells)
+    assert ms.weight_near_zero(law, 1e-9) == pytest.approx(0.5)
 
 
 def test_marchenko_pastur_law_moments_and_atom():
@@ -47,43 +48,43 @@ def test_marchenko_pastur_law_moments_and_atom():
     assert law.weights.sum() == pytest.approx(1.0)
     assert law.weights @ law.nodes == pytest.approx(1.5**2, rel=1e-3)
     assert law.weights @ law.nodes**2 == pytest.approx(1.5**4 * 3.0, rel=2e-3)
-    assert sf.weight_near_zero(law, 1e-12) == pytest.approx(0.5)
+    assert ms.weight_near_zero(law, 1e-12) == pytest.approx(0.5)
 
 
 def test_product_laws_published_moments():
     # paper2.md 3.3: chain (1500, 1000, 3000) has atom 1/3 and m2 = 3; Wigner x Wishart (q = 2) atom 1/2, m2 = 1
     # (the continuous part diverges at 0; the midpoint rule needs fine cells there)
     chain = sf.chain_product_law([1500, 1000, 3000], cells=2000)
-    assert sf.weight_near_zero(chain, 1e-12) == pytest.approx(1.0 / 3.0)
+    assert ms.weight_near_zero(chain, 1e-12) == pytest.approx(1.0 / 3.0)
     assert chain.weights @ chain.nodes**2 == pytest.approx(3.0, rel=2e-3)
     ww = sf.wigner_wishart_law(1.0, 2.0)
-    assert sf.weight_near_zero(ww, 1e-12) == pytest.approx(0.5)
+    assert ms.weight_near_zero(ww, 1e-12) == pytest.approx(0.5)
     assert ww.weights @ ww.nodes**2 == pytest.approx(1.0, rel=5e-3)
 
 
 def test_slq_measure_averages_probes_and_drops_top_nodes():
     nodes = np.array([[0.0, 1.0, 9.0], [0.5, 2.0, 8.0]])
     weights = np.array([[0.5, 0.25, 0.25], [0.2, 0.3, 0.5]])
-    m = sf.spectral_measure(nodes, weights)
+    m = ms.spectral_measure(nodes, weights)
     assert m.weights.sum() == pytest.approx(1.0)
     assert m.weights @ m.nodes == pytest.approx(0.5 * (0.25 + 2.25) + 0.5 * (0.1 + 0.6 + 4.0))
-    trimmed = sf.spectral_measure(nodes, weights, drop_top=1)
+    trimmed = ms.spectral_measure(nodes, weights, drop_top=1)
     assert trimmed.nodes.max() == 2.0
     np.testing.assert_allclose(trimmed.weights, [0.5 * 2 / 3, 0.5 * 0.4, 0.5 * 1 / 3, 0.5 * 0.6])
 
 
 def test_gap_rule_finds_injected_outliers_and_nothing_in_a_bulk():
     eigs = np.linalg.eigvalsh(ensembles.goe(400, 1))  # semicircle on [-2, 2]
-    assert sf.gap_cut(sf.spectral_measure(eigs)) == np.inf
-    spiked = sf.spectral_measure(np.concatenate([eigs, [5.0, 6.0, 8.0]]))
-    assert sf.gap_cut(spiked) == pytest.approx(5.0)
-    assert sf.remove_above(spiked, 5.0).nodes.max() == eigs.max()
+    assert ms.gap_cut(ms.spectral_measure(eigs)) == np.inf
+    spiked = ms.spectral_measure(np.concatenate([eigs, [5.0, 6.0, 8.0]]))
+    assert ms.gap_cut(spiked) == pytest.approx(5.0)
+    assert ms.remove_above(spiked, 5.0).nodes.max() == eigs.max()
 
 
 def test_semicircle_fit_recovers_parameters():
     # GOE n = 1000: the spectral moments fluctuate by O(1/n), the fitted sigma by well under 1 %
     eigs = 0.7 * np.linalg.eigvalsh(ensembles.goe(1000, 2)) + 0.3
-    data = sf.spectral_measure(eigs)
+    data = ms.spectral_measure(eigs)
     for method in ("moments", "lsq"):
         fit = sf.fit_law(sf.semicircle_family(), data, method)
         assert fit.params["sigma"] == pytest.approx(0.7, rel=0.01)
@@ -94,7 +95,7 @@ def test_semicircle_fit_recovers_parameters():
 def test_marchenko_pastur_fit_recovers_ratio_scale_and_atom():
     # 800 x 400 Wishart: q = 2, sigma = 1.2; half the eigenvalues are exact zeros
     eigs = np.linalg.eigvalsh(ensembles.wishart(800, 400, 3, sigma=1.2))
-    data = sf.spectral_measure(eigs)
+    data = ms.spectral_measure(eigs)
     for method in ("moments", "lsq"):
         fit = sf.fit_law(sf.marchenko_pastur_family(), data, method)
         assert fit.params["q"] == pytest.approx(2.0, rel=0.03)
@@ -107,20 +108,20 @@ def test_marchenko_pastur_fit_recovers_ratio_scale_and_atom():
 def test_free_sum_keeps_the_smeared_atom():
     # MP(phi = 5) has an atom 1 - 1/5 at 0; a free semicircle of variance 1e-4 smears it over |x| <~ 0.02
     law = sf.free_sum_law(1.0, 5.0, 1e-4)
-    assert sf.weight_near_zero(law, 0.05) == pytest.approx(0.8, abs=0.01)
+    assert ms.weight_near_zero(law, 0.05) == pytest.approx(0.8, abs=0.01)
     assert law.weights @ law.nodes == pytest.approx(1.0, rel=0.01)  # the mean of unit-mean MP
 
 
 def test_product_ensembles_fits_recover_parameters():
     rng = np.random.default_rng(4)
-    ww = sf.spectral_measure(freeprob.sample_wigner_wishart(1200, 2.0, rng, sigma=0.5))
+    ww = ms.spectral_measure(freeprob.sample_wigner_wishart(1200, 2.0, rng, sigma=0.5))
     fit = sf.fit_law(sf.wigner_wishart_family(), ww)
     # the 4th moment of a 1200 x 1200 sample carries a few % of error
     assert fit.params["sigma"] == pytest.approx(0.5, rel=0.02)
     assert fit.params["q"] == pytest.approx(2.0, rel=0.1)
     assert fit.zero_predicted == pytest.approx(0.5, abs=0.01)
 
-    chain = sf.spectral_measure(3.0 * freeprob.sample_chain_product([600, 400, 1200], rng))
+    chain = ms.spectral_measure(3.0 * freeprob.sample_chain_product([600, 400, 1200], rng))
     fit = sf.fit_law(sf.chain_product_family([600, 400, 1200]), chain, "lsq")
     assert fit.params["scale"] == pytest.approx(3.0, rel=0.03)
     assert fit.ks < 0.03
@@ -128,7 +129,7 @@ def test_product_ensembles_fits_recover_parameters():
 
 def test_free_sum_fit_recovers_parameters():
     eigs = 2.0 * freeprob.sample_free_sum_mp_semicircle(1500, 0.5, 0.3, 5)
-    fit = sf.fit_law(sf.free_sum_family(), sf.spectral_measure(eigs))
+    fit = sf.fit_law(sf.free_sum_family(), ms.spectral_measure(eigs))
     assert fit.params["scale"] == pytest.approx(2.0, rel=0.02)
     assert fit.params["phi"] == pytest.approx(0.5, rel=0.15)  # from the third cumulant, the noisiest moment
     assert fit.params["s2"] == pytest.approx(0.3, rel=0.25)
@@ -137,7 +138,7 @@ def test_free_sum_fit_recovers_parameters():
 
 def test_sparse_wigner_fit_recovers_mean_degree_and_atom():
     eigs = freeprob.sample_sparse_wigner(1000, 2.0, 6)
-    fit = sf.fit_law(sf.sparse_wigner_family(), sf.spectral_measure(eigs))
+    fit = sf.fit_law(sf.sparse_wigner_family(), ms.spectral_measure(eigs))
     assert fit.params["c"] == 2.0  # the nearest rung of the ladder
     # Bauer-Golinelli atom at c = 2 is 0.2161 (paper2.md 3.4); sampled within ~0.015 at n = 1000
     assert fit.zero_predicted == pytest.approx(0.2161, abs=2e-3)
@@ -147,12 +148,12 @@ def test_sparse_wigner_fit_recovers_mean_degree_and_atom():
 
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="finite"):
-        sf.spectral_measure(np.array([0.0, np.nan]))
+        ms.spectral_measure(np.array([0.0, np.nan]))
     with pytest.raises(ValueError, match="differ in shape"):
-        sf.spectral_measure(np.ones((2, 3)), np.ones((2, 2)))
+        ms.spectral_measure(np.ones((2, 3)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="drop_top"):
-        sf.spectral_measure(np.ones(3), drop_top=3)
+        ms.spectral_measure(np.ones(3), drop_top=3)
     with pytest.raises(ValueError, match="method"):
-        sf.fit_law(sf.semicircle_family(), sf.spectral_measure(np.arange(3.0)), "mle")
+        sf.fit_law(sf.semicircle_family(), ms.spectral_measure(np.arange(3.0)), "mle")
     with pytest.raises(ValueError, match="positive mean"):
-        sf.fit_law(sf.marchenko_pastur_family(), sf.spectral_measure(-np.arange(1.0, 4.0)))
+        sf.fit_law(sf.marchenko_pastur_family(), ms.spectral_measure(-np.arange(1.0, 4.0)))

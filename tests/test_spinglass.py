@@ -1,9 +1,9 @@
-"""Tests for lib.spinglass: ABC complexity of the spherical p-spin glass and its general-density version.
+"""Tests for lib.rmt.spinglass: ABC complexity of the spherical p-spin glass and its general-density version.
 
 Oracles: the published ground state E_0(3) = 1.657 (Crisanti-Sommers; ABC), E_inf = 2 sqrt((p-1)/p), the threshold
 table of paper2.md 4.1 and the atom illustration of paper2.md 4.2 (independent evaluations), the 2-spin case
 (ground state = top GOE eigenvalue, sqrt 2), direct quadrature of the integrals the closed forms stand for, and
-lib.laws / lib.freeprob densities run through the generic product integration.
+lib.rmt.laws / lib.rmt.freeprob densities run through the generic product integration.
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from lib import freeprob, laws, spinglass
+from lib.rmt import freeprob, laws, spinglass
 
 SQRT2 = np.sqrt(2.0)
 GOE_SIGMA = 1.0 / SQRT2  # GOE units: semicircle on [-sqrt 2, sqrt 2], variance 1/2
@@ -157,7 +157,7 @@ def test_wigner_wishart_edge_against_freeprob_density(q):
 
 @pytest.mark.parametrize("q", [0.3, 3.0])
 def test_wigner_wishart_log_potential_two_ways(q):
-    # sheets of the quartic (ours) against product integration of lib.freeprob's density
+    # sheets of the quartic (ours) against product integration of lib.rmt.freeprob's density
     a = spinglass.wigner_wishart_edge(q, GOE_SIGMA)
     generic = spinglass.density_law(
         lambda x: np.asarray(freeprob.wigner_wishart_density(x, q, GOE_SIGMA)),

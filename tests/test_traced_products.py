@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, hessian, jacrev
 
-import lib.hvp
-from lib.hessian import GGNOperator, HessianOperator, ResidualOperator
-from lib.traced_maps import trace_linear_map
+import lib.curvature.operators
+from lib.curvature.operators import GGNOperator, HessianOperator, ResidualOperator
+from lib.curvature.traced_maps import trace_linear_map
 
 F64 = torch.float64
 
@@ -92,7 +92,7 @@ def test_a_map_that_cannot_be_traced_falls_back_with_a_warning(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise RuntimeError("data-dependent control flow")
 
-    monkeypatch.setattr(lib.hvp, "trace_linear_map", refuse)
+    monkeypatch.setattr(lib.curvature.operators, "trace_linear_map", refuse)
     op = HessianOperator(model, loss, (x, y))
     with pytest.warns(UserWarning, match="not traced"):
         result = op.matmat(V)

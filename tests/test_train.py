@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from test_data import write_cifar
 
-from lib import models
-from lib import train as tr
-from lib.data import load
+from lib.nets import models
+from lib.nets import train as tr
+from lib.nets.data import load
 
 REAL_RUN_EPOCH = tr._run_epoch
 TINY = {"dataset": "mnist5k", "dataset_kwargs": {"n": 200, "n_test": 100}, "lr": 0.05}

@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from lib import true_loss as tl
-from lib.laws import fit_semicircle, semicircle_cdf
-from lib.spacings import MEAN_MIN_RATIO_PUBLISHED, ks_distance, mean_min_ratio_ci, min_ratios
+from lib.rmt import true_loss as tl
+from lib.rmt.laws import fit_semicircle, semicircle_cdf
+from lib.rmt.measures import ks_to_cdf
+from lib.rmt.spacings import MEAN_MIN_RATIO_PUBLISHED, mean_min_ratio_ci, min_ratios
 
 # A valid stationary kernel with k(0) k''(0) > k'(0)^2: k(u) = (exp(u / l1^2) + exp(u / l2^2)) / 2, the
 # covariance of the single random feature L(w) = sqrt(2) cos(omega . w + b), omega ~ N(0, I / l^2) with l drawn
 # from {l1, l2}, b ~ U(0, 2 pi). Its second moments are exact, so it is an independent oracle for the kernel
-# calculus (module docstring of lib.true_loss).
+# calculus (module docstring of lib.rmt.true_loss).
 L1, L2 = 0.7, 1.5
 K0 = 1.0
 KP = (L1**-2 + L2**-2) / 2
@@ -42,7 +43,7 @@ def test_goe_part_has_semicircle_variance_and_law():
     sigma, center = fit_semicircle(eigs)
     # semicircle variance sigma^2 = kpp n (radius 2 sqrt(kpp n)); (1/n) tr H^2 has relative sd ~ 1/n
     assert sigma**2 == pytest.approx(kpp * n, rel=0.02)
-    assert ks_distance(eigs, lambda x: semicircle_cdf(x, np.sqrt(kpp * n))) < 1.36 / np.sqrt(n) + 0.01
+    assert ks_to_cdf(eigs, lambda x: semicircle_cdf(x, np.sqrt(kpp * n))) < 1.36 / np.sqrt(n) + 0.01
 
 
 def test_common_shift_adds_its_variance_to_the_spectrum_centre():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.verdicts import MIME, Verdict, collect, summary_page, verdict_table
+from lib.book.verdicts import MIME, Verdict, collect, summary_page, verdict_table
 
 
 def test_status_and_content_are_validated() -> None:

@@ -1,0 +1,206 @@
+"""Dense curvature matrices of networks: exact Hessians and GGNs assembled from the operators of
+``lib.curvature.operators``, and the "batch Hessian" ensemble of paper 1 (Baskerville et al. 2022, section 3: one exact spectrum per consecutive
+batch of a dataset).
+
+Dense Hessians of sequential Linear + elementwise-activation networks come from their second-order structure
+(``lib.curvature.exact_structured``); other dense matrices are assembled column block by column block from the operators'
+matrix products, H[:, S] = H E_S. Both are symmetrised, (H + H^T)/2, before ``torch.linalg.eigvalsh``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lib.curvature.operators import (
+    Backend,
+    GGNOperator,
+    HessianOperator,
+    LossFn,
+    ResidualOperator,
+)
+
+__all__ = ["BatchSpectra", "batch_hessian_spectra", "dense_matrix", "exact_ggn", "exact_hessian"]
+
+Curvature = Literal["hessian", "ggn", "residual"]
+_OPERATORS = {"hessian": HessianOperator, "ggn": GGNOperator, "residual": ResidualOperator}
+# memory for the probe columns of one block when a dense matrix is assembled: blocks large enough to turn the
+# products into matrix-matrix work, small enough to bound the tangent activations (block x samples x width)
+_BLOCK_BYTES = 2**30
+
+
+def _auto_block(op: HessianOperator | GGNOperator | ResidualOperator) -> int:
+    """Columns per block: ``_BLOCK_BYTES`` over a column's memory (tangent activations, forward and backward,
+    and a few P-vectors)."""
+    itemsize = torch.finfo(op.dtype).bits // 8
+    per_column = itemsize * (4 * op.activation_numel() + 3 * op.shape[0])
+    return int(max(16, min(op.shape[0], _BLOCK_BYTES // per_column)))
+
+
+def dense_matrix(op: HessianOperator | GGNOperator | ResidualOperator, block: int | None = None) -> Tensor:
+    """Assemble the P x P matrix of a curvature operator.
+
+    Returns the symmetrised matrix (M + M^T)/2 in the operator's dtype and on its device. The Hessian of a
+    sequential Linear + elementwise-activation network under a per-sample loss comes from its second-order
+    structure in a few GEMMs (``lib.curvature.exact_structured``: several times faster than ``torch.func.hessian``); every
+    other case from products with blocks of identity columns, H[:, S] = H E_S, ``block`` columns per pass
+    (default: as many as fit in about 1 GiB of tangents).
+    """
+    if block is not None and int(block) < 1:
+        raise ValueError(f"block must be a positive integer, got {block}")
+    structured = op.structured_matrix()
+    if structured is not None:
+        return structured
+    size = op.shape[0]
+    block = _auto_block(op) if block is None else int(block)
+    matrix = torch.empty(size, size, dtype=op.dtype, device=op.device)
+    for start in range(0, size, block):
+        stop = min(size, start + block)
+        basis = torch.zeros(size, stop - start, dtype=op.dtype, device=op.device)
+        basis[start:stop].fill_diagonal_(1.0)
+        matrix[:, start:stop] = op.matmat(basis)
+    matrix.add_(matrix.T.clone()).mul_(0.5)
+    return matrix
+
+
+def _exact(
+    kind: Curvature,
+    model: nn.Module,
+    loss_fn: LossFn,
+    inputs: Tensor,
+    targets: Tensor,
+    dtype: torch.dtype,
+    params: Sequence[str] | None,
+    backend: Backend,
+    block: int | None,
+    device: torch.device | str | None,
+) -> Tensor:
+    op = _OPERATORS[kind](
+        model, loss_fn, (inputs, targets), params=params, backend=backend, dtype=dtype, device=device, distributed=False
+    )
+    return dense_matrix(op, block)
+
+
+def exact_hessian(
+    model: nn.Module,
+    loss_fn: LossFn,
+    inputs: Tensor,
+    targets: Tensor,
+    dtype: torch.dtype = torch.float64,
+    *,
+    params: Sequence[str] | None = None,
+    backend: Backend = "func",
+    block: int | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The exact P x P Hessian of the mean loss ``loss_fn(model(inputs), targets)`` w.r.t. the selected parameters.
+
+    Computed in ``dtype`` (float64 by default: paper 1 used float32, whose round-off fills the null space, see
+    Baskerville et al. 2022 and chapter 02), with the model in eval mode, on ``device`` (default
+    ``lib.curvature.device.default_device()``). Memory is P^2 entries: keep P to a few times 10^4. With the default
+    ``backend="func"`` and every parameter selected, a Linear + elementwise-activation ``nn.Sequential`` under a
+    per-sample loss takes the structured path of ``lib.curvature.exact_structured`` (GEMMs over the samples); any other
+    model, loss or option is assembled from Hessian-vector products (``dense_matrix``).
+    """
+    return _exact("hessian", model, loss_fn, inputs, targets, dtype, params, backend, block, device)
+
+
+def exact_ggn(
+    model: nn.Module,
+    loss_fn: LossFn,
+    inputs: Tensor,
+    targets: Tensor,
+    dtype: torch.dtype = torch.float64,
+    *,
+    params: Sequence[str] | None = None,
+    backend: Backend = "func",
+    block: int | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The exact P x P generalised Gauss-Newton matrix G = (1/N) sum_n J_n^T H_out,n J_n (same options)."""
+    return _exact("ggn", model, loss_fn, inputs, targets, dtype, params, backend, block, device)
+
+
+@dataclass(frozen=True)
+class BatchSpectra:
+    """Exact spectra of the curvature of consecutive batches, with the GGN rank bound of each batch.
+
+    ``eigenvalues[i]`` holds the P ascending eigenvalues of batch i, ``batch_sizes[i]`` its sample count, and
+    ``rank_bounds[i]`` = min(P, sum_n rank H_out,n) over its samples: rank(J^T H_out J) <= rank(H_out). It bounds
+    the rank of the GGN always, and of the Hessian when the model is linear in the parameters (R = 0, e.g.
+    softmax regression: b (C - 1)); eigenvalues beyond it are round-off in the null space.
+    """
+
+    eigenvalues: np.ndarray
+    batch_sizes: np.ndarray
+    rank_bounds: np.ndarray
+    curvature: str
+    dtype: str
+
+    def __len__(self) -> int:
+        return len(self.eigenvalues)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.eigenvalues[index]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.eigenvalues)
+
+
+def batch_hessian_spectra(
+    model: nn.Module,
+    loss_fn: LossFn,
+    dataset: tuple[Tensor, Tensor],
+    batch_size: int,
+    *,
+    curvature: Curvature = "hessian",
+    dtype: torch.dtype = torch.float64,
+    params: Sequence[str] | None = None,
+    max_batches: int | None = None,
+    drop_last: bool = False,
+    backend: Backend = "func",
+    block: int | None = None,
+    device: torch.device | str | None = None,
+) -> BatchSpectra:
+    """One exact eigenvalue array per consecutive batch of ``dataset`` (paper 1's "batch Hessians", unshuffled).
+
+    ``curvature`` picks the Hessian, the GGN or the residual; ``max_batches`` keeps the first batches only;
+    ``drop_last`` drops a short last batch. Each batch's matrix is the Hessian of its MEAN loss.
+    """
+    if not (isinstance(dataset, tuple | list) and len(dataset) == 2):
+        raise TypeError("dataset must be an (inputs, targets) pair of tensors")
+    inputs, targets = dataset
+    if curvature not in _OPERATORS:
+        raise ValueError(f"curvature must be one of {sorted(_OPERATORS)}, got {curvature!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if inputs.shape[0] != targets.shape[0]:
+        raise ValueError(f"inputs ({inputs.shape[0]}) and targets ({targets.shape[0]}) differ in length")
+    starts = list(range(0, inputs.shape[0], batch_size))
+    if drop_last and starts and inputs.shape[0] - starts[-1] < batch_size:
+        starts.pop()
+    if max_batches is not None:
+        starts = starts[:max_batches]
+    if not starts:
+        raise ValueError("the dataset holds no batch of the requested size")
+    spectra, sizes, bounds = [], [], []
+    for start in starts:
+        x, y = inputs[start : start + batch_size], targets[start : start + batch_size]
+        op = _OPERATORS[curvature](
+            model, loss_fn, (x, y), params=params, backend=backend, dtype=dtype, device=device, distributed=False
+        )
+        spectra.append(torch.linalg.eigvalsh(dense_matrix(op, block)).cpu().numpy())
+        sizes.append(x.shape[0])
+        bounds.append(op.ggn_rank_bound())
+    return BatchSpectra(
+        eigenvalues=np.stack(spectra),
+        batch_sizes=np.asarray(sizes),
+        rank_bounds=np.asarray(bounds),
+        curvature=curvature,
+        dtype=str(dtype).removeprefix("torch."),
+    )

@@ -1,0 +1,271 @@
+"""Lanczos tridiagonalisation, extreme eigenpairs, stochastic Lanczos quadrature (SLQ) and Hutchinson traces.
+
+Works on any symmetric operator with ``matvec``, ``shape``, ``dtype`` and ``device`` (the curvature operators of
+``lib.curvature.dense``, or a dense matrix wrapped in ``DenseOperator``). The recurrence runs in float64 whatever the
+operator's dtype, with full reorthogonalisation (classical Gram-Schmidt applied twice, "twice is enough",
+Giraud et al. 2005), so the Ritz values do not duplicate (no ghost eigenvalues, Paige 1976).
+
+After m steps from a unit vector q_1, A Q_m = Q_m T_m + beta_m q_{m+1} e_m^T with T_m tridiagonal (alphas on the
+diagonal, betas off it). With T_m = S diag(theta) S^T:
+
+* Ritz pairs (theta_i, Q_m s_i) have residuals ||A y_i - theta_i y_i|| = beta_m |s_{m,i}| (Parlett 1998, 13.2);
+* the Gauss quadrature nodes theta_i and weights tau_i = s_{1,i}^2 reproduce q_1^T A^k q_1 = sum_i tau_i theta_i^k
+  exactly for k < 2m (Golub & Meurant 2010, ch. 6). Averaged over random probes this estimates the spectral
+  density (1/P) sum_j delta(lambda - lambda_j) (Lin, Saad & Yang 2016; Ghorbani et al. 2019; Papyan 2020).
+
+A breakdown (beta ~ 0: the Krylov space is invariant) restarts from a random vector orthogonal to the basis, with a
+zero off-diagonal, so T_m stays exact; the new block gets zero quadrature weight from q_1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lib.rmt.measures import gaussian_density, log_abs_density
+
+
+class SymmetricOperator(Protocol):
+    """What the algorithms need of a matrix: products with vectors, its shape, dtype and device."""
+
+    shape: tuple[int, int]
+    dtype: torch.dtype
+    device: torch.device
+
+    def matvec(self, v: Tensor) -> Tensor: ...
+
+
+class DenseOperator:
+    """A dense symmetric matrix (tensor or array) seen as an operator, e.g. a GOE or Wishart test matrix."""
+
+    def __init__(self, matrix: Tensor | np.ndarray, device: torch.device | str | None = None) -> None:
+        matrix = torch.as_tensor(matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"the matrix must be square, got shape {tuple(matrix.shape)}")
+        if not matrix.dtype.is_floating_point:
+            raise ValueError(f"the matrix must be floating point, got {matrix.dtype}")
+        self.matrix = matrix if device is None else matrix.to(device)
+        self.shape = (matrix.shape[0], matrix.shape[1])
+        self.dtype = matrix.dtype
+        self.device = self.matrix.device
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """A v."""
+        return self.matrix @ v.to(self.device, self.dtype)
+
+    def matmat(self, V: Tensor) -> Tensor:
+        """A V."""
+        return self.matrix @ V.to(self.device, self.dtype)
+
+
+def _check_operator(op: SymmetricOperator) -> int:
+    for attribute in ("matvec", "shape", "dtype", "device"):
+        if not hasattr(op, attribute):
+            raise TypeError(f"the operator has no {attribute!r}; wrap a dense matrix in DenseOperator")
+    rows, cols = op.shape
+    if rows != cols or rows < 1:
+        raise ValueError(f"the operator must be square and non-empty, got shape {op.shape}")
+    return int(rows)
+
+
+def _generator(seed: int) -> torch.Generator:
+    # probes are drawn on the CPU so that a seed gives the same vectors on every device and rank
+    if not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def rademacher(dim: int, num: int, seed: int) -> Tensor:
+    """``num`` Rademacher vectors (+-1 entries) of length ``dim`` as a dim x num float64 CPU tensor, seeded."""
+    signs = torch.randint(0, 2, (num, dim), generator=_generator(seed), dtype=torch.int64)
+    return (2.0 * signs - 1.0).to(torch.float64).T.contiguous()
+
+
+@dataclass(frozen=True)
+class LanczosResult:
+    """The tridiagonal matrix of m Lanczos steps and its Ritz pairs.
+
+    ``alphas`` (m,), ``betas`` (m-1,) the off-diagonal, ``last_beta`` = beta_m; ``ritz_values`` ascending with
+    ``residuals`` = beta_m |s_{m,i}| >= ||A y_i - theta_i y_i||; ``ritz_vectors`` (P x m, float64, on the
+    operator's device) when asked for; ``weights`` = s_{1,i}^2, the quadrature weights of the start vector.
+    """
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    last_beta: float
+    ritz_values: np.ndarray
+    residuals: np.ndarray
+    weights: np.ndarray
+    ritz_vectors: Tensor | None
+    restarts: int
+
+    def extreme(
+        self, k: int, which: Literal["largest", "smallest", "magnitude"] = "largest"
+    ) -> tuple[np.ndarray, Tensor | None, np.ndarray]:
+        """The k extreme Ritz pairs: (values, vectors P x k or None, residual bounds), extreme first."""
+        if not 1 <= k <= len(self.ritz_values):
+            raise ValueError(f"k must lie in [1, {len(self.ritz_values)}], got {k}")
+        keys = {"largest": -self.ritz_values, "smallest": self.ritz_values, "magnitude": -np.abs(self.ritz_values)}
+        if which not in keys:
+            raise ValueError(f"which must be one of {sorted(keys)}, got {which!r}")
+        order = np.argsort(keys[which], kind="stable")[:k]
+        vectors = None if self.ritz_vectors is None else self.ritz_vectors[:, torch.as_tensor(order)]
+        return self.ritz_values[order], vectors, self.residuals[order]
+
+
+def lanczos(
+    op: SymmetricOperator,
+    num_steps: int,
+    seed: int = 0,
+    *,
+    start: Tensor | None = None,
+    compute_vectors: bool = False,
+) -> LanczosResult:
+    """Run ``num_steps`` Lanczos steps on ``op`` from ``start`` (default: a seeded Rademacher vector).
+
+    Float64 recurrence with full double reorthogonalisation and restart on breakdown; ``num_steps`` <= P.
+    """
+    dim = _check_operator(op)
+    if start is None:
+        start = rademacher(dim, 1, seed)
+    else:
+        start = torch.as_tensor(start)
+        if start.shape != (dim,):
+            raise ValueError(f"start must have shape ({dim},), got {tuple(start.shape)}")
+        start = start[:, None]
+    bases, alphas, betas, restarts = _tridiagonalise(op, num_steps, start, seed)
+    theta, s = _eigh_tridiagonal(alphas[0], betas[0, :-1])
+    vectors = bases[0].T @ torch.as_tensor(s, device=bases.device) if compute_vectors else None
+    return LanczosResult(
+        alphas=alphas[0],
+        betas=betas[0, :-1],
+        last_beta=float(betas[0, -1]),
+        ritz_values=theta,
+        residuals=np.abs(betas[0, -1] * s[-1]),
+        weights=s[0] ** 2,
+        ritz_vectors=vectors,
+        restarts=int(restarts[0]),
+    )
+
+
+def _eigh_tridiagonal(alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    tridiagonal = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+    return np.linalg.eigh(tridiagonal)
+
+
+def _products(op: SymmetricOperator, Q: Tensor) -> Tensor:
+    """op applied to the columns of Q (P x k, float64), in one pass when the operator has ``matmat``."""
+    if Q.shape[1] > 1 and hasattr(op, "matmat"):
+        out = op.matmat(Q.to(op.dtype))
+    else:
+        out = torch.stack([op.matvec(q.to(op.dtype)) for q in Q.T], dim=1)
+    if out.shape != Q.shape:
+        raise ValueError(f"the operator returned shape {tuple(out.shape)}, expected {tuple(Q.shape)}")
+    if not torch.isfinite(out).all():
+        raise ValueError("the operator returned non-finite values")
+    return out.to(torch.float64)
+
+
+def _tridiagonalise(
+    op: SymmetricOperator, num_steps: int, starts: Tensor, seed: int
+) -> tuple[Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """Lanczos from each column of ``starts`` (P x k) in lockstep, one operator pass per step for all k.
+
+    Returns bases (k x m x P, float64), alphas (k x m), betas (k x m; betas[:, -1] = beta_m), restarts (k,).
+    """
+    dim = _check_operator(op)
+    if not isinstance(num_steps, int) or not 1 <= num_steps <= dim:
+        raise ValueError(f"num_steps must be an integer in [1, P={dim}], got {num_steps!r}")
+    device, k = op.device, starts.shape[1]
+    norms = torch.linalg.vector_norm(starts.to(torch.float64), dim=0)
+    if not (norms > 0).all():
+        raise ValueError("a start vector is zero")
+    bases = torch.zeros(k, num_steps, dim, dtype=torch.float64, device=device)
+    bases[:, 0] = (starts.to(torch.float64) / norms).T.to(device)
+    alphas, betas = np.zeros((k, num_steps)), np.zeros((k, num_steps))
+    scale, restarts = np.zeros(k), np.zeros(k, dtype=int)
+    tolerance = 10 * torch.finfo(op.dtype).eps
+    generator = _generator(seed + 1)
+    for j in range(num_steps):
+        w = _products(op, bases[:, j].T).T.contiguous()  # k x P
+        kept = bases[:, : j + 1]  # k x (j+1) x P
+        for _ in range(2):
+            coefficients = torch.bmm(kept, w[:, :, None])  # k x (j+1) x 1
+            w -= torch.bmm(kept.transpose(1, 2), coefficients)[:, :, 0]
+            alphas[:, j] += coefficients[:, j, 0].cpu().numpy()
+        betas[:, j] = torch.linalg.vector_norm(w, dim=1).cpu().numpy()
+        scale = np.maximum(scale, np.abs(alphas[:, j]) + betas[:, j] + (betas[:, j - 1] if j else 0.0))
+        if j == num_steps - 1:
+            break
+        for i in range(k):
+            if betas[i, j] > tolerance * scale[i]:
+                bases[i, j + 1] = w[i] / betas[i, j]
+                continue
+            # invariant subspace found: go on from a random direction orthogonal to it, with zero coupling in T
+            restarts[i] += 1
+            betas[i, j] = 0.0
+            r = (torch.rand(dim, generator=generator, dtype=torch.float64) - 0.5).to(device)
+            for _ in range(2):
+                r -= kept[i].T @ (kept[i] @ r)
+            bases[i, j + 1] = r / torch.linalg.vector_norm(r)
+    return bases, alphas, betas, restarts
+
+
+@dataclass(frozen=True)
+class SLQResult:
+    """Raw stochastic Lanczos quadrature: ``nodes`` and ``weights`` (num_probes x m), each weight row summing to 1.
+
+    sum_i weights[v, i] f(nodes[v, i]) = q_v^T f(A) q_v for the unit probe q_v (exact for polynomials of degree
+    < 2m); averaged over probes it estimates (1/P) tr f(A). ``dim`` is P.
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    dim: int
+
+    def density(self, grid: np.ndarray, sigma: float) -> np.ndarray:
+        """Gaussian-smoothed spectral density on ``grid`` (see ``gaussian_density``)."""
+        return gaussian_density(self.nodes, self.weights, grid, sigma)
+
+    def log_abs_density(self, grid: np.ndarray, sigma: float, floor: float = 1e-30) -> np.ndarray:
+        """Smoothed density of log10|lambda| on ``grid`` (see ``log_abs_density``)."""
+        return log_abs_density(self.nodes, self.weights, grid, sigma, floor)
+
+    def moments(self, k: int) -> float:
+        """Estimate of tr(A^k)/P: the probe average of sum_i w_i theta_i^k."""
+        return float(np.mean(np.sum(self.weights * self.nodes**k, axis=1)))
+
+
+def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0) -> SLQResult:
+    """Stochastic Lanczos quadrature with ``num_probes`` seeded Rademacher probes of ``num_steps`` steps each.
+
+    All probes advance together (one ``matmat`` pass over the data per step when the operator has one).
+    Returns the raw nodes and weights; smoothing is separate (``SLQResult.density``).
+    """
+    dim = _check_operator(op)
+    if not isinstance(num_probes, int) or num_probes < 1:
+        raise ValueError(f"num_probes must be a positive integer, got {num_probes!r}")
+    _, alphas, betas, _ = _tridiagonalise(op, num_steps, rademacher(dim, num_probes, seed), seed)
+    nodes, weights = np.zeros((num_probes, num_steps)), np.zeros((num_probes, num_steps))
+    for v in range(num_probes):
+        theta, s = _eigh_tridiagonal(alphas[v], betas[v, :-1])
+        nodes[v], weights[v] = theta, s[0] ** 2
+    return SLQResult(nodes=nodes, weights=weights, dim=dim)
+
+
+def hutchinson_trace(op: SymmetricOperator, num_probes: int, seed: int = 0) -> tuple[float, float]:
+    """Hutchinson's estimate of tr(A) = E[z^T A z] over Rademacher z, and its standard error (Hutchinson 1990).
+
+    The probes go through in one ``matmat`` pass when the operator has one.
+    """
+    dim = _check_operator(op)
+    if not isinstance(num_probes, int) or num_probes < 1:
+        raise ValueError(f"num_probes must be a positive integer, got {num_probes!r}")
+    Z = rademacher(dim, num_probes, seed).to(op.device)
+    samples = (Z * _products(op, Z)).sum(dim=0).cpu().numpy()
+    error = samples.std(ddof=1) / np.sqrt(num_probes) if num_probes > 1 else float("nan")
+    return float(samples.mean()), float(error)

@@ -1,0 +1,236 @@
+"""GOE local statistics of network Hessians: paper 1's experiments E1-E8 and their summary tables.
+
+Paper 1 (Baskerville, Granziol & Keating 2022, arXiv:2102.06740) takes exact Hessians of consecutive batches of
+eight models (E1-E8) and compares their local statistics with the GOE. This module
+
+* holds the experiment registry E1-E8 at CPU and paper scale (``experiment``) and computes their batch spectra,
+  at initialisation and with the trained weights loaded from the checkpoint, cached on disk
+  (``experiment_spectra``);
+* collects ``lib.rmt.level_statistics`` over experiments and level selections (``summary_table``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lib.curvature.dense import batch_hessian_spectra
+from lib.curvature.parameter_space import flat_parameters
+from lib.nets import data as datasets
+from lib.nets.cache import load_or_compute
+from lib.nets.train import TrainConfig, loss_function, train
+from lib.rmt.level_statistics import Unfolding, level_statistics, select_spectra
+
+__all__ = ["EXPERIMENT_IDS", "PAPER_CUTOFFS", "Experiment", "experiment", "experiment_spectra", "summary_table"]
+
+#: The finite cut-offs of paper 1's plot of the proportion of |lambda| < eps (its 1e-500 underflows to 0).
+PAPER_CUTOFFS = (1e-100, 1e-40, 1e-30, 1e-20, 1e-10, 1e-8, 1e-6, 1e-4)
+# identity columns per product when a dense Hessian is assembled: one block for the CPU-scale models (several
+# times faster than lib.curvature.dense's default of 128), while bounding tangent memory at paper scale
+_HESSIAN_BLOCK = 2048
+
+
+
+def summary_table(
+    spectra: Mapping[str, Mapping[str, Any]],
+    selections: Mapping[str, Mapping[str, Any]],
+    unfoldings: Sequence[Unfolding] = ("pool",),
+    *,
+    n_knots: int = 20,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row of ``level_statistics`` per (spectrum set, selection, unfolding method).
+
+    ``spectra`` maps a label (e.g. "E1 trained float64") to a mapping with ``eigenvalues`` (M x P) and, for
+    rank selections, ``rank_bounds`` (M,) and ``rank_bound_valid`` (a bool: the bound holds for the Hessian only
+    when the model is linear in its parameters, and always for the GGN). ``selections`` maps a label to keyword
+    arguments of ``select_spectra`` (``cutoff``, ``relative``, ``part``) plus ``rank=True`` to use the stored
+    rank bounds; a rank selection of a set whose bound is not valid is skipped. A population with fewer than
+    3 levels per spectrum or fewer than 2 spectra (pool unfolding) is skipped too.
+    """
+    rows = []
+    for set_label, entry in spectra.items():
+        for sel_label, sel in selections.items():
+            kwargs = dict(sel)
+            if kwargs.pop("rank", False):
+                if not bool(np.asarray(entry.get("rank_bound_valid", False))):
+                    continue
+                kwargs["rank_bounds"] = entry["rank_bounds"]
+            levels = [r for r in select_spectra(entry["eigenvalues"], **kwargs) if np.unique(r).size >= 3]
+            for method in unfoldings:
+                if not levels or (method == "pool" and len(levels) < 2):
+                    continue
+                stats = level_statistics(levels, unfolding=method, n_knots=n_knots, n_boot=n_boot, seed=seed)
+                rows.append({"spectra": set_label, "selection": sel_label, "unfolding": method} | stats)
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Experiment registry and its spectra
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One of paper 1's exact-Hessian experiments at a given scale: model, data, training and batch spectra.
+
+    ``curvature`` is "hessian" or "ggn"; ``split`` the data split whose consecutive batches of ``batch_size`` are
+    used (``max_batches`` of them, ``None`` for all); ``full_data`` adds the Hessian of the whole split (paper 1
+    did this for the logistic models only). ``rank_bound_valid``: the GGN rank bound b (C - 1) or b C also bounds
+    this curvature's rank (softmax regression, or any GGN).
+    """
+
+    id: str
+    title: str
+    model: str
+    dataset: str
+    curvature: str = "hessian"
+    split: str = "test"
+    batch_size: int = 64
+    max_batches: int | None = None
+    full_data: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dataset_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 300
+    lr: float = 0.003
+
+    @property
+    def rank_bound_valid(self) -> bool:
+        """Whether the stored rank bound bounds the rank of this curvature matrix."""
+        return self.curvature == "ggn" or self.model == "logistic"
+
+    def train_config(self) -> TrainConfig:
+        """The training run behind this experiment (paper 1's SGD defaults, ``epochs`` and ``lr``)."""
+        return TrainConfig(model=self.model, dataset=self.dataset, model_kwargs=dict(self.model_kwargs),
+                           dataset_kwargs=dict(self.dataset_kwargs), epochs=self.epochs, lr=self.lr)
+
+
+EXPERIMENT_IDS = ("E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8")
+
+# Paper 1's models shrunk to 500-1,600 parameters on the packaged data sets, LeNet-small
+# with 'same' convolutions on 8x8 digits (a 28x28 conv Hessian costs ~10x more); the logistic models use batches of
+# 16 so that, as in the paper, most of each spectrum is null space (r = 144 of 650); deep features from a 5-epoch net.
+_CPU = {
+    "E1": dict(title="softmax regression, digits (train)", model="logistic", dataset="digits", split="train",
+               batch_size=16, max_batches=12, full_data=True, epochs=30, lr=0.01),
+    "E2": dict(title="softmax regression, digits (test)", model="logistic", dataset="digits", split="test",
+               batch_size=16, max_batches=12, full_data=True, epochs=30, lr=0.01),
+    "E3": dict(title="softmax regression on deep features (LeNet-small on MNIST-5k)", model="logistic",
+               dataset="deep_features", dataset_kwargs={"epochs": 5}, split="train", batch_size=16, max_batches=12,
+               full_data=True, epochs=30, lr=0.01),
+    "E4": dict(title="MLP 64-5-50-10, digits (test)", model="mlp", dataset="digits", model_kwargs={"width": 0.5},
+               max_batches=5, epochs=40, lr=0.01),
+    "E5": dict(title="deep MLP 64-3-30-30-10, digits (test)", model="mlp_deep", dataset="digits",
+               model_kwargs={"width": 0.3}, max_batches=5, epochs=40, lr=0.01),
+    "E6": dict(title="LeNet-small (2, 6 channels, 'same' 5x5 convs; 14-20 hidden), digits (test)",
+               model="lenet_small", dataset="digits", model_kwargs={"width": 0.4, "padding": 2}, max_batches=5,
+               epochs=40, lr=0.01),
+    "E7": dict(title="regression MLP 10-25-25-12-1 Hessian, diabetes (train)", model="bike_mlp", dataset="diabetes",
+               split="train", model_kwargs={"width": 0.25}, max_batches=5, epochs=100, lr=0.01),
+    "E8": dict(title="regression MLP 10-25-25-12-1 Gauss-Newton, diabetes (train)", model="bike_mlp",
+               dataset="diabetes", split="train", curvature="ggn", model_kwargs={"width": 0.25}, max_batches=5,
+               epochs=100, lr=0.01),
+}
+
+
+def _paper_settings(available: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Paper 1's sizes (P up to 20,060, batches of 64, every batch, 300 epochs), on the user's MNIST, CIFAR-10,
+    ResNet features and Bike files where present, else on MNIST-5k / deep features / diabetes."""
+    mnist = "mnist" if "mnist" in available else "mnist5k"
+    cifar = "cifar10" if "cifar10" in available else "mnist5k"
+    features = "features" if "features" in available else "deep_features"
+    bike = "bike" if "bike" in available else "diabetes"
+    return {
+        "E1": dict(title=f"softmax regression, {mnist} (train)", model="logistic", dataset=mnist, split="train",
+                   full_data=True),
+        "E2": dict(title=f"softmax regression, {mnist} (test)", model="logistic", dataset=mnist, full_data=True),
+        "E3": dict(title=f"softmax regression on {features}", model="logistic", dataset=features, split="train",
+                   full_data=True),
+        "E4": dict(title=f"MLP 784-10-100-10, {mnist} (test)", model="mlp", dataset=mnist),
+        "E5": dict(title=f"deep MLP 784-10-100-100-10, {mnist} (test)", model="mlp_deep", dataset=mnist),
+        "E6": dict(title=f"LeNet-small, {cifar} (test)", model="lenet_small", dataset=cifar),
+        "E7": dict(title=f"Bike MLP 100-100-50 Hessian, {bike} (train)", model="bike_mlp", dataset=bike,
+                   split="train"),
+        "E8": dict(title=f"Bike MLP 100-100-50 Gauss-Newton, {bike} (train)", model="bike_mlp", dataset=bike,
+                   split="train", curvature="ggn"),
+    }
+
+
+def experiment(experiment_id: str, scale: Literal["cpu", "paper"] = "cpu", **overrides: Any) -> Experiment:
+    """Experiment ``experiment_id`` (E1-E8 of paper 1, section 3) at ``scale``, with field ``overrides``
+    (e.g. ``max_batches=3, epochs=5`` for a smoke run)."""
+    if experiment_id not in EXPERIMENT_IDS:
+        raise ValueError(f"unknown experiment {experiment_id!r}; choose from {list(EXPERIMENT_IDS)}")
+    if scale == "cpu":
+        settings = _CPU[experiment_id]
+    elif scale == "paper":
+        settings = _paper_settings(datasets.available())[experiment_id]
+    else:
+        raise ValueError(f"scale must be 'cpu' or 'paper', got {scale!r}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(Experiment)}
+    if unknown:
+        raise ValueError(f"unknown Experiment fields {sorted(unknown)}")
+    return Experiment(id=experiment_id, **(settings | overrides))
+
+
+def _split_data(exp: Experiment) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split the Hessians are taken on, loaded exactly as ``lib.nets.train`` loads it for training."""
+    kw = dict(exp.dataset_kwargs)
+    n, n_test, seed = kw.pop("n", None), kw.pop("n_test", None), kw.pop("seed", 0)
+    return datasets.load(exp.dataset, exp.split, n=n if exp.split == "train" else n_test, seed=seed, **kw)
+
+
+def experiment_spectra(
+    exp: Experiment,
+    state: Literal["init", "trained"],
+    dtype: torch.dtype = torch.float64,
+    *,
+    cache_dir: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Batch spectra of ``exp`` at initialisation (checkpoint 0) or after training (the last checkpoint, its
+    weights loaded with ``load_state_dict``), computed in ``dtype`` and cached by ``lib.nets.cache.load_or_compute``.
+
+    Returns ``eigenvalues`` (M x P, ascending), ``rank_bounds`` (M,), ``rank_bound_valid``, ``full_eigenvalues``
+    (the whole split's spectrum, empty unless ``exp.full_data``), ``weight_distance`` ||theta - theta_0|| (0 at
+    initialisation, > 0 proves trained weights were used), and the ``train_loss`` / ``test_accuracy`` at that
+    checkpoint (accuracy NaN for regression).
+    """
+    if state not in ("init", "trained"):
+        raise ValueError(f"state must be 'init' or 'trained', got {state!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+
+    def compute() -> dict[str, np.ndarray]:
+        config = exp.train_config()
+        run = train(config, progress=False)
+        epoch = 0 if state == "init" else config.epochs
+        model = run.checkpoint(epoch)  # a fresh copy with the stored weights loaded
+        loss = loss_function(config.loss_name)
+        x, y = _split_data(exp)
+        spectra = batch_hessian_spectra(model, loss, (x, y), exp.batch_size, curvature=exp.curvature, dtype=dtype,
+                                        max_batches=exp.max_batches, block=_HESSIAN_BLOCK)
+        full = np.empty(0)
+        if exp.full_data:
+            full = batch_hessian_spectra(model, loss, (x, y), x.shape[0], curvature=exp.curvature, dtype=dtype,
+                                         block=_HESSIAN_BLOCK).eigenvalues[0]
+        row = int(np.flatnonzero(run.history["epoch"] == epoch)[0])
+        return {
+            "eigenvalues": spectra.eigenvalues,
+            "rank_bounds": spectra.rank_bounds,
+            "rank_bound_valid": np.asarray(exp.rank_bound_valid),
+            "full_eigenvalues": full,
+            "weight_distance": np.asarray(float(torch.linalg.vector_norm(
+                flat_parameters(model).cpu() - flat_parameters(run.checkpoint(0)).cpu()))),
+            "train_loss": np.asarray(run.history["train_loss"][row]),
+            "test_accuracy": np.asarray(run.history["test_acc"][row] if config.loss_name == "cross_entropy"
+                                        else np.nan),
+        }
+
+    inputs = {"experiment": dataclasses.asdict(exp), "state": state, "dtype": str(dtype)}
+    return load_or_compute("hessian_statistics", inputs, compute, cache_dir=cache_dir)

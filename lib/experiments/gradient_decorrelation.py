@@ -1,0 +1,117 @@
+"""Do full-data loss gradients decorrelate with distance in weight space? Estimators and the kernel fit.
+
+Paper 1's true-loss model (Baskerville, Granziol & Keating, arXiv:2102.06740 v3 abstract: it "predicts a
+growing independence of loss gradients as a function of distance in weight-space") takes the loss to be a
+Gaussian process with stationary kernel k(-|w - w'|^2 / 2). Then (``lib.rmt.true_loss``)
+
+    rho(d) = E[g(w) . g(w')] / E|g(w)|^2 = exp(-d^2 / (2 l^2)) (1 - d^2 / (P l^2)),   d = |w - w'|,
+
+for the squared-exponential kernel of length-scale l in P dimensions, and the cosine of two gradients
+concentrates on rho(d) when P is large. The estimators here measure that cosine on a network (or any gradient
+function): at w and w + d u for random unit directions u, and between all pairs of a set of points (the
+checkpoints of one trajectory, or independently trained solutions). The normalised correlation is the cosine,
+not a centred (Pearson) correlation, because the model's gradients have mean zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from torch import Tensor, nn
+from torch.func import grad
+
+from lib.curvature.parameter_space import ParameterSpace, training_flags
+
+__all__ = [
+    "GradientFn",
+    "cosine",
+    "network_gradient",
+    "pairwise_correlations",
+    "perturbation_correlations",
+]
+
+GradientFn = Callable[[Tensor], Tensor]
+
+
+def network_gradient(
+    model: nn.Module,
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    inputs: Tensor,
+    targets: Tensor,
+    *,
+    dtype: torch.dtype = torch.float64,
+    batch_size: int = 4096,
+) -> GradientFn:
+    """w -> grad_w of the full-data mean loss (1/N) sum_n l(f(x_n; w), y_n), for flat parameter vectors w.
+
+    The model is evaluated in eval mode through its :class:`lib.curvature.parameter_space.ParameterSpace` in
+    ``dtype`` on the default device; the data are processed in chunks of ``batch_size`` and the chunk gradients
+    weighted by their sizes. Regularisers (weight decay) are not part of the loss: this is the gradient of the
+    data loss the model is about.
+    """
+    if inputs.shape[0] != targets.shape[0] or inputs.shape[0] == 0:
+        raise ValueError(f"need as many targets as inputs (> 0), got {inputs.shape[0]} and {targets.shape[0]}")
+    space = ParameterSpace(model, dtype=dtype)
+    x, y = space.cast(inputs), space.cast(targets)
+    chunks = list(zip(x.split(batch_size), y.split(batch_size), strict=True))
+    grad_loss = grad(lambda flat, xb, yb: space.loss(loss_fn, flat, xb, yb))
+
+    def gradient(flat: Tensor) -> Tensor:
+        flat = space.cast(torch.as_tensor(flat))
+        if flat.shape != (space.dim,):
+            raise ValueError(f"expected a parameter vector of length {space.dim}, got shape {tuple(flat.shape)}")
+        total = torch.zeros_like(flat)
+        with training_flags(model, False):
+            for xb, yb in chunks:
+                total += grad_loss(flat, xb, yb) * (xb.shape[0] / x.shape[0])
+        return total
+
+    return gradient
+
+
+def cosine(a: Tensor, b: Tensor) -> float:
+    """a . b / (|a| |b|); raises ``ValueError`` for a zero vector."""
+    na, nb = torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)
+    if na == 0 or nb == 0:
+        raise ValueError("the cosine of a zero gradient is undefined")
+    return float(torch.dot(a.flatten(), b.flatten()) / (na * nb))
+
+
+def perturbation_correlations(
+    gradient: GradientFn, w: Tensor, distances: ArrayLike, n_directions: int, generator: torch.Generator
+) -> np.ndarray:
+    """cos(g(w), g(w + d u)) for ``n_directions`` random unit directions u (uniform on the sphere) and each d.
+
+    Returns an array of shape (n_directions, len(distances)); the same directions serve every distance, so
+    each row is one ray out of w.
+    """
+    d = np.asarray(distances, dtype=float)
+    if d.ndim != 1 or d.size == 0 or np.any(d < 0) or not np.all(np.isfinite(d)):
+        raise ValueError("distances must be a non-empty 1-D array of finite values >= 0")
+    if isinstance(n_directions, bool) or int(n_directions) != n_directions or n_directions < 1:
+        raise ValueError(f"n_directions must be a positive integer, got {n_directions!r}")
+    g0 = gradient(w)
+    out = np.empty((int(n_directions), d.size))
+    for i in range(int(n_directions)):
+        u = torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
+        u /= torch.linalg.vector_norm(u)
+        for j, dist in enumerate(d):
+            out[i, j] = cosine(g0, gradient(w + dist * u))
+    return out
+
+
+def pairwise_correlations(points: Tensor, gradients: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(|w_i - w_j|, cos(g_i, g_j)) over all pairs i < j of m points (rows) and their gradients (rows)."""
+    if points.ndim != 2 or points.shape != gradients.shape or points.shape[0] < 2:
+        raise ValueError(f"points and gradients must both be m x P with m >= 2, got {tuple(points.shape)} and "
+                         f"{tuple(gradients.shape)}")
+    i, j = np.triu_indices(points.shape[0], 1)
+    p, g = points.double().cpu(), gradients.double().cpu()
+    dist = torch.linalg.vector_norm(p[i] - p[j], dim=1).numpy()
+    unit = g / torch.linalg.vector_norm(g, dim=1, keepdim=True)
+    return dist, (unit[i] * unit[j]).sum(dim=1).numpy()
+
+
