@@ -1,23 +1,34 @@
 """Library behind the book *Random matrices and the Hessians of neural networks*.
 
-Layers (arrows point down only; nothing is imported here, so ``import lib.rmt.laws`` never pulls in torch):
+Layers, one folder each, bottom to top; a module imports only its own layer and those below it
+(``tests/test_layers.py`` checks this from the imports), and nothing is imported here, so ``import lib.rmt.laws``
+never pulls in torch.
 
-Mathematics (NumPy/SciPy, no I/O)
-    ``checks`` shared parameter checks · ``levels`` spectrum checks · ``ensembles`` GOE/GUE/GSE, beta-Hermite,
-    Wishart, Poisson samplers · ``laws`` semicircle and Marchenko-Pastur · ``spacings`` spacings, ratios and their
-    laws · ``gap_probability`` the exact Gaudin-Mehta law · ``unfolding`` · ``rigidity`` number variance and
-    Delta_3 · ``freeprob`` products, free sums, nonlinear random features · ``sparse_ensembles`` percolated
-    ensembles · ``spinglass`` p-spin complexity · ``true_loss`` paper 1's random-function model · ``budget``
-    training-budget fits.
-Networks (torch)
-    ``device`` · ``data`` · ``models`` · ``train`` · ``cache`` (on-disk results) · ``hvp`` curvature products
-    (replayed from ``traced_maps``) · ``hessian`` operators, exact Hessians and batch spectra · ``lanczos`` Lanczos,
-    SLQ, Hutchinson · ``hessian_statistics`` paper 1's experiments E1-E8 · ``gradient_correlation`` ·
-    ``spectral_fits`` fits of the laws to network spectra · ``network_spectra`` paper 2's experiments (spectra at
-    checkpoints, exact GGN ranks against the width formula) · ``mode_connectivity``.
-Plumbing
-    ``fingerprint`` what a chapter depends on · ``profiles`` parameter profiles · ``batch`` the papermill runner ·
-    ``book`` the renderer · ``verdicts`` claim-by-claim verdict tables · ``plotting`` the figure style.
+``lib.rmt``
+    Mathematics, NumPy/SciPy only, no I/O: ``checks``, ``levels`` · ``ensembles``, ``sparse_ensembles`` ·
+    ``laws`` semicircle and Marchenko-Pastur · ``freeprob`` products, free sums, random features · ``spacings``,
+    ``gap_probability``, ``unfolding``, ``rigidity`` local statistics and their laws · ``level_statistics`` genuine
+    and null-space levels of a spectrum and their statistics · ``measures`` spectra as measures, KS and W1
+    distances, smoothed densities · ``law_fits`` fits of the laws to spectra · ``spinglass`` p-spin complexity ·
+    ``true_loss`` paper 1's random-function model · ``correlation_fits`` its gradient correlation fitted ·
+    ``budget`` training-budget fits.
+``lib.curvature``
+    Curvature of a loss, torch only, no data sets, training or cache: ``device`` · ``parameter_space`` the
+    selected parameters as a flat vector and the model as a function of it · ``operators`` Hessian, GGN and
+    residual products (``traced_maps`` replays them; ``autodiff`` forward-mode helpers) · ``exact_structured`` and
+    ``dense`` exact Hessians and batch spectra · ``lanczos`` Lanczos, SLQ, Hutchinson · ``ggn_rank`` exact GGN ranks
+    and their bounds.
+``lib.nets``
+    ``data`` data sets · ``models`` the model zoo · ``train`` seeded, resumable, cached training · ``cache`` the
+    on-disk cache.
+``lib.experiments``
+    The papers' experiments, the only users of the cache: ``batch_hessians`` paper 1's E1-E8 · ``network_spectra``
+    paper 2's spectra and fits · ``gradient_decorrelation`` · ``mode_connectivity`` · ``deep_features`` (a data set
+    that needs training, registered with ``lib.nets.data``).
+``lib.book``
+    ``fingerprint`` what a chapter depends on · ``profiles`` · ``batch`` the papermill runner (``python -m
+    lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules ·
+    ``plotting`` the figure style.
 """
 
 __version__ = "0.1.0"

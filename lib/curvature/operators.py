@@ -333,6 +333,11 @@ class _CurvatureOperator:
         return None
 
     @property
+    def traced_batches(self) -> int:
+        """Number of local batches whose product map is traced and replayed (the others use direct products)."""
+        return len(self._traced_maps)
+
+    @property
     def traced_bytes(self) -> int:
         """Memory held by the traced product maps (the constants of every traced batch), in bytes."""
         return sum(t.nbytes for t in self._traced_maps.values())

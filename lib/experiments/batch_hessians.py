@@ -6,7 +6,11 @@ eight models (E1-E8) and compares their local statistics with the GOE. This modu
 * holds the experiment registry E1-E8 at CPU and paper scale (``experiment``) and computes their batch spectra,
   at initialisation and with the trained weights loaded from the checkpoint, cached on disk
   (``experiment_spectra``);
-* collects ``lib.rmt.level_statistics`` over experiments and level selections (``summary_table``).
+* collects ``lib.rmt.level_statistics`` over experiments and level selections (``summary_table``), and splits
+  every spectrum into its genuine levels and its null-space round-off (``genuine_selection``, ``split_selections``,
+  ``split_table``);
+* tabulates the experiments (``overview_table``) and the share of each spectrum that is null space
+  (``proportion_table``, ``null_space_share``).
 """
 
 from __future__ import annotations
@@ -24,17 +28,40 @@ from lib.curvature.dense import batch_hessian_spectra
 from lib.curvature.parameter_space import flat_parameters
 from lib.nets import data as datasets
 from lib.nets.cache import load_or_compute
-from lib.nets.train import TrainConfig, loss_function, train
-from lib.rmt.level_statistics import Unfolding, level_statistics, select_spectra
+from lib.nets.train import TrainConfig, load_split, loss_function, train
+from lib.rmt.level_statistics import Unfolding, level_statistics, proportion_below, select_spectra
+from lib.rmt.spacings import spacing_ratios
 
-__all__ = ["EXPERIMENT_IDS", "PAPER_CUTOFFS", "Experiment", "experiment", "experiment_spectra", "summary_table"]
+__all__ = [
+    "EXPERIMENT_IDS",
+    "PAPER_CUTOFFS",
+    "PAPER_PROPORTION_1E10",
+    "RELATIVE_CUT",
+    "Experiment",
+    "experiment",
+    "experiment_spectra",
+    "genuine_selection",
+    "null_space_share",
+    "overview_table",
+    "pooled_ratios",
+    "proportion_table",
+    "split_selections",
+    "split_table",
+    "summary_table",
+]
 
 #: The finite cut-offs of paper 1's plot of the proportion of |lambda| < eps (its 1e-500 underflows to 0).
 PAPER_CUTOFFS = (1e-100, 1e-40, 1e-30, 1e-20, 1e-10, 1e-8, 1e-6, 1e-4)
+#: Proportion of batch eigenvalues with |lambda| < 1e-10 read off paper 1's figure (float32; research notes
+#: paper1.md 3.6; E4 not shown).
+PAPER_PROPORTION_1E10 = {"E1": 0.95, "E2": 0.88, "E3": 0.0, "E5": 0.44, "E6": 0.30, "E7": 0.34, "E8": 0.64}
+#: Cut-off relative to max|lambda| that separates genuine levels from round-off where no rank bound holds.
+RELATIVE_CUT = 1e-8
 # identity columns per product when a dense Hessian is assembled: one block for the CPU-scale models (several
 # times faster than lib.curvature.dense's default of 128), while bounding tangent memory at paper scale
 _HESSIAN_BLOCK = 2048
 
+Spectra = Mapping[str, Any]
 
 
 def summary_table(
@@ -70,6 +97,104 @@ def summary_table(
                 stats = level_statistics(levels, unfolding=method, n_knots=n_knots, n_boot=n_boot, seed=seed)
                 rows.append({"spectra": set_label, "selection": sel_label, "unfolding": method} | stats)
     return pd.DataFrame(rows)
+
+
+def pooled_ratios(eigenvalues: np.ndarray, **selection: Any) -> np.ndarray:
+    """Spacing ratios r_i = s_{i+1} / s_i within each spectrum (row) selected by ``select_spectra(**selection)``,
+    repeated levels dropped as in ``level_statistics``, pooled over the spectra with at least 3 distinct levels."""
+    return np.concatenate([spacing_ratios(np.unique(r)) for r in select_spectra(eigenvalues, **selection)
+                           if np.unique(r).size >= 3])
+
+
+def genuine_selection(exp: Experiment, rank_bounds: np.ndarray) -> dict[str, Any]:
+    """Keyword arguments of ``select_spectra`` for the genuine levels of ``exp``: the ``rank_bounds`` largest
+    |lambda| where the rank bound holds, else |lambda| > RELATIVE_CUT max|lambda|."""
+    if exp.rank_bound_valid:
+        return {"rank_bounds": rank_bounds}
+    return {"cutoff": RELATIVE_CUT, "relative": True}
+
+
+def split_selections(exp: Experiment) -> dict[str, dict[str, Any]]:
+    """``summary_table`` selections of the genuine and the null-space levels of ``exp`` (by the rank bound where
+    it holds, else by the relative cut-off RELATIVE_CUT)."""
+    if exp.rank_bound_valid:
+        return {"genuine (rank bound)": {"rank": True}, "null space (rank bound)": {"rank": True, "part": "null"}}
+    return {"genuine (|l| > 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True},
+            "null space (|l| <= 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True, "part": "null"}}
+
+
+def split_table(
+    exps: Mapping[str, Experiment],
+    spectra: Mapping[tuple[str, str], Spectra],
+    spectra32: Mapping[str, Spectra],
+    *,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
+    """``summary_table`` (pool unfolding) of the genuine and the null-space populations (``split_selections``) of
+    every experiment after training, in float64 (label "<id> float64") and, where computed, float32."""
+    split_tables = []
+    for i in exps:
+        sets = {f"{i} float64": spectra[i, "trained"]}
+        if i in spectra32:
+            sets[f"{i} float32"] = spectra32[i]
+        split_tables.append(summary_table(sets, split_selections(exps[i]), ("pool",), n_boot=n_boot, seed=seed))
+    return pd.concat(split_tables, ignore_index=True)
+
+
+def overview_table(exps: Mapping[str, Experiment], spectra: Mapping[tuple[str, str], Spectra]) -> pd.DataFrame:
+    """One row per experiment: model and data, P, the number M of batch spectra, batch size, rank bound r (where
+    it holds), epochs, training loss at initialisation and after training, test accuracy after training and
+    the distance ||theta - theta_0|| of the trained weights from the initial ones."""
+    return pd.DataFrame([{
+        "experiment": i,
+        "model / data": exps[i].title,
+        "P": spectra[i, "trained"]["eigenvalues"].shape[1],
+        "batch spectra M": spectra[i, "trained"]["eigenvalues"].shape[0],
+        "batch size": exps[i].batch_size,
+        "rank bound r": int(spectra[i, "trained"]["rank_bounds"][0]) if exps[i].rank_bound_valid else None,
+        "epochs": exps[i].epochs,
+        "train loss init": float(spectra[i, "init"]["train_loss"]),
+        "train loss trained": float(spectra[i, "trained"]["train_loss"]),
+        "test acc. trained": float(spectra[i, "trained"]["test_accuracy"]),
+        "||theta - theta_0||": float(spectra[i, "trained"]["weight_distance"]),
+    } for i in exps]).set_index("experiment")
+
+
+def proportion_table(
+    exps: Mapping[str, Experiment],
+    spectra: Mapping[tuple[str, str], Spectra],
+    spectra32: Mapping[str, Spectra],
+    cutoff: float,
+) -> pd.DataFrame:
+    """Per experiment, the proportion of batch eigenvalues with |lambda| < ``cutoff`` (``proportion_below``) in
+    float64 after training and at initialisation and in float32 after training (where computed), the null-space
+    fraction 1 - r/P implied by the rank bound (mean r, where it holds) and paper 1's value at 1e-10."""
+    rows = {}
+    for i in exps:
+        row = {"float64 trained": proportion_below(spectra[i, "trained"]["eigenvalues"], [cutoff])[0],
+               "float64 init": proportion_below(spectra[i, "init"]["eigenvalues"], [cutoff])[0]}
+        if i in spectra32:
+            row["float32 trained"] = proportion_below(spectra32[i]["eigenvalues"], [cutoff])[0]
+        if exps[i].rank_bound_valid:
+            d = spectra[i, "trained"]
+            row["1 - r/P"] = 1 - d["rank_bounds"].mean() / d["eigenvalues"].shape[1]
+        row["paper 1 (float32)"] = PAPER_PROPORTION_1E10.get(i, np.nan)
+        rows[i] = row
+    return pd.DataFrame(rows).T
+
+
+def null_space_share(proportion: pd.DataFrame, ids: Sequence[str]) -> dict[str, float]:
+    """Share of the levels kept by the cut-off of ``proportion`` (float32, after training) that lie in the null
+    space: (kept - r/P) / kept with kept = 1 - proportion below, for the experiments of ``ids`` that have both a
+    float32 proportion and a rank bound, in the order of ``ids``."""
+    share = {}
+    for i in ids:
+        row = proportion.loc[i]
+        if pd.notna(row.get("float32 trained", np.nan)) and pd.notna(row.get("1 - r/P", np.nan)):
+            kept = 1 - row["float32 trained"]
+            share[i] = (kept - (1 - row["1 - r/P"])) / kept
+    return share
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -179,13 +304,6 @@ def experiment(experiment_id: str, scale: Literal["cpu", "paper"] = "cpu", **ove
     return Experiment(id=experiment_id, **(settings | overrides))
 
 
-def _split_data(exp: Experiment) -> tuple[torch.Tensor, torch.Tensor]:
-    """The split the Hessians are taken on, loaded exactly as ``lib.nets.train`` loads it for training."""
-    kw = dict(exp.dataset_kwargs)
-    n, n_test, seed = kw.pop("n", None), kw.pop("n_test", None), kw.pop("seed", 0)
-    return datasets.load(exp.dataset, exp.split, n=n if exp.split == "train" else n_test, seed=seed, **kw)
-
-
 def experiment_spectra(
     exp: Experiment,
     state: Literal["init", "trained"],
@@ -212,7 +330,7 @@ def experiment_spectra(
         epoch = 0 if state == "init" else config.epochs
         model = run.checkpoint(epoch)  # a fresh copy with the stored weights loaded
         loss = loss_function(config.loss_name)
-        x, y = _split_data(exp)
+        x, y = load_split(exp.train_config(), exp.split)
         spectra = batch_hessian_spectra(model, loss, (x, y), exp.batch_size, curvature=exp.curvature, dtype=dtype,
                                         max_batches=exp.max_batches, block=_HESSIAN_BLOCK)
         full = np.empty(0)

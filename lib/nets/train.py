@@ -198,11 +198,22 @@ class _Data:
     num_outputs: int
 
 
-def _load_data(config: TrainConfig, root: str | Path | None) -> _Data:
+def load_split(config: TrainConfig, split: str, root: str | Path | None = None, *,
+               n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets of ``split`` of ``config``'s data set, loaded as its training run loads them (the same
+    split seed, padding and data-set options). ``n`` samples (default: the run's ``n`` for the training split,
+    ``n_test`` for the test split, all when unset) are a prefix of the same seeded class-interleaved order
+    (:func:`lib.nets.data.load`), so fewer samples are always samples of the run."""
     kw = dict(config.dataset_kwargs)
-    n, n_test, seed = kw.pop("n", None), kw.pop("n_test", None), kw.pop("seed", 0)
-    x_tr, y_tr = datasets.load(config.dataset, "train", root, n=n, seed=seed, **kw)
-    x_te, y_te = datasets.load(config.dataset, "test", root, n=n_test, seed=seed, **kw)
+    n_train, n_test, seed = kw.pop("n", None), kw.pop("n_test", None), kw.pop("seed", 0)
+    if n is None:
+        n = n_train if split == "train" else n_test
+    return datasets.load(config.dataset, split, root, n=n, seed=seed, **kw)
+
+
+def _load_data(config: TrainConfig, root: str | Path | None) -> _Data:
+    x_tr, y_tr = load_split(config, "train", root)
+    x_te, y_te = load_split(config, "test", root)
     meta = datasets.info(config.dataset)
     num_outputs = meta.num_outputs
     if num_outputs is None:  # user features: classes from the labels
