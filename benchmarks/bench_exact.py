@@ -3,7 +3,8 @@ double-backward loop, on (a) the 3,466-parameter MLP over the 1,797 digits and (
 parameters on a batch of 64 MNIST-shaped images. Prints times and ratios; writes results/<device>.json.
 
 Both models are sequential Linear + elementwise-activation networks under a per-sample loss, so ``exact_hessian``
-takes the structured path (``lib.curvature.exact_structured``: pre-activation Hessians from S forward-over-reverse products,
+takes the structured path (``lib.curvature.exact_structured``: pre-activation Hessians from S forward-over-reverse
+products,
 then a few GEMMs over the samples) rather than assembling H from P Hessian-vector products as the other two do."""
 
 from __future__ import annotations

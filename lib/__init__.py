@@ -22,13 +22,15 @@ never pulls in torch.
     ``data`` data sets · ``models`` the model zoo · ``train`` seeded, resumable, cached training · ``cache`` the
     on-disk cache.
 ``lib.experiments``
-    The papers' experiments, the only users of the cache: ``batch_hessians`` paper 1's E1-E8 · ``network_spectra``
-    paper 2's spectra and fits · ``gradient_decorrelation`` · ``mode_connectivity`` · ``deep_features`` (a data set
-    that needs training, registered with ``lib.nets.data``).
+    The papers' experiments, the only users of the cache: ``batch_hessians`` paper 1's E1-E8 · ``true_loss_model``
+    and ``true_loss_networks`` its random-function model against published and network spectra ·
+    ``gradient_decorrelation`` · ``training_budget`` · ``network_spectra`` paper 2's spectra, fits and width sweep ·
+    ``mode_connectivity`` · ``deep_features`` (a data set that needs training, registered with ``lib.nets.data``).
 ``lib.book``
     ``fingerprint`` what a chapter depends on · ``profiles`` · ``batch`` the papermill runner (``python -m
-    lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules ·
-    ``plotting`` the figure style.
+    lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules and
+    ``foundation_claims``, ``paper1_claims``, ``paper2_claims`` the verdicts of each chapter · ``published`` the
+    papers' reference numbers · ``benchmark_results`` the recorded benchmarks · ``plotting`` the figure style.
 """
 
 __version__ = "0.1.0"

@@ -233,7 +233,7 @@ def test_clear_errors():
         batch_hessian_spectra(model, loss, (x, y), 0)
 
 
-# ---- the structured exact Hessian (lib.curvature.exact_structured) against torch.func.hessian -------------------------------
+# ---- the structured exact Hessian (lib.curvature.exact_structured) against torch.func.hessian ------------------
 def _structured_cases():
     torch.manual_seed(11)
     g = torch.Generator().manual_seed(12)

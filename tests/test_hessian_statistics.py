@@ -1,4 +1,5 @@
-"""Tests of lib.experiments.batch_hessians on spectra with known answers: GOE and Poisson levels, diagonal matrices whose
+"""Tests of lib.rmt.level_statistics and lib.experiments.batch_hessians on spectra with known answers: GOE and
+Poisson levels, diagonal matrices whose
 eigenvalues are known, the exact rank b (C - 1) of a softmax-regression batch Hessian, published model sizes."""
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Tests of lib.experiments.mode_connectivity: path geometry, losses at the endpoints, barriers on hand-computed cases, and a
-trained Bezier bend that lowers the barrier between two permutation-equivalent solutions."""
+"""Tests of lib.experiments.mode_connectivity: path geometry, losses at the endpoints, barriers on hand-computed cases,
+a trained Bezier bend that lowers the barrier between two permutation-equivalent solutions, and the cached
+experiment :func:`connectivity_paths`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +73,32 @@ def test_losses_and_bezier_on_permuted_solutions():
     curve = mc.path_losses(model, F.cross_entropy, data, mc.bezier_points(theta_a, bend, theta_b, ts))
     assert curve[0] == pytest.approx(line[0]) and curve[-1] == pytest.approx(line[-1])
     assert mc.barrier(ts, curve) < 0.5 * line_barrier
+
+
+def test_connectivity_paths_are_the_path_losses_and_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RMT_CACHE", str(tmp_path))
+    model, data = _toy_problem()
+    theta_a = ps.flat_parameters(model)
+    noise = torch.randn(theta_a.shape, generator=torch.Generator().manual_seed(1), dtype=theta_a.dtype)
+    theta_b = theta_a + 0.5 * noise
+    ts = np.linspace(0.0, 1.0, 5)
+    paths = mc.connectivity_paths(model, F.cross_entropy, data, theta_a, theta_b, ts, steps=20, lr=0.02, seed=3)
+    assert set(paths) == {"line", "bezier"} and paths["line"].shape == paths["bezier"].shape == (5,)
+    with torch.no_grad():  # both paths start at the trained model's own loss
+        expected = float(F.cross_entropy(model.eval()(data[0]), data[1]))
+    assert paths["line"][0] == pytest.approx(expected, rel=1e-5)
+    assert paths["bezier"][0] == pytest.approx(expected, rel=1e-5)
+    assert paths["line"][-1] == pytest.approx(paths["bezier"][-1], rel=1e-9)  # both end at theta_b
+    np.testing.assert_allclose(paths["line"], mc.path_losses(model, F.cross_entropy, data,
+                                                             mc.line_points(theta_a, theta_b, ts)), rtol=1e-12)
+    assert len(list((tmp_path / "mode_connectivity_paths").glob("*.npz"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the second call must be served from the cache")
+
+    monkeypatch.setattr(mc, "train_bezier", no_training)
+    again = mc.connectivity_paths(model, F.cross_entropy, data, theta_a, theta_b, ts, steps=20, lr=0.02, seed=3)
+    np.testing.assert_array_equal(again["bezier"], paths["bezier"])
 
 
 def test_bad_inputs_are_refused():

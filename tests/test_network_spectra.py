@@ -1,12 +1,15 @@
-"""Tests of lib.experiments.network_spectra: the GGN factor against the dense Gauss-Newton operator, exact ranks against the
-counting bounds (equality where the count is complete, inequality everywhere), SLQ spectra against exact
-eigenvalues, the outlier variants for any list of k and any number of Lanczos steps, and the experiment helpers."""
+"""Tests of lib.experiments.network_spectra: the GGN factor against the dense Gauss-Newton operator, exact ranks
+against the counting bounds (equality where the count is complete, inequality everywhere) and against the dense
+matrix rank, SLQ spectra against exact eigenvalues and the Rayleigh quotients of the dense Hessian, the outlier
+variants for any list of k and any number of Lanczos steps, and the experiment helpers on small networks and
+hand-made tables."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +17,7 @@ from torch import nn
 
 from lib.curvature import ggn_rank as gr
 from lib.curvature.dense import exact_ggn, exact_hessian
+from lib.curvature.lanczos import rademacher
 from lib.experiments import network_spectra as ns
 from lib.nets import data, models
 from lib.nets.train import TrainConfig
@@ -165,8 +169,13 @@ def test_curvature_spectrum_with_all_steps_recovers_the_exact_eigenvalues():
     for row, w in zip(s.nodes, s.weights, strict=True):
         big = w > 1e-10
         assert np.min(np.abs(row[big][:, None] - dense[None, :]), axis=1).max() < 1e-7
-    # the quadrature integrates x exactly: probe averages estimate tr(H) / P
-    assert np.mean(np.sum(s.weights * s.nodes, axis=1)) == pytest.approx(dense.mean(), abs=3 * dense.std())
+    # Gauss quadrature from the normalised probe z / |z| integrates x^j exactly for j < 2m: its moments are the
+    # Rayleigh quotients z^T H^j z / z^T z of the dense Hessian (probes: curvature_spectrum's seed 0)
+    h = exact_hessian(model, F.cross_entropy, x, y, device="cpu")
+    z = rademacher(34, 2, 0)
+    for j in (1, 2, 3):
+        quotients = ((z * (torch.linalg.matrix_power(h, j) @ z)).sum(0) / (z * z).sum(0)).numpy()
+        np.testing.assert_allclose(np.sum(s.weights * s.nodes**j, axis=1), quotients, rtol=1e-9, atol=1e-12)
     faith = ns.slq_faithfulness(s)
     assert faith["lambda_max SLQ"] == pytest.approx(faith["lambda_max exact"], rel=1e-8)
 
@@ -270,14 +279,99 @@ def test_network_spectra_on_padded_images():
         ns.network_spectra("tiny", config, 8, 6, 2, epochs=[5])
 
 
-def test_width_sweep_rows_respect_their_bounds():
+def test_width_sweep_atoms_respect_every_counting_bound():
     rows = ns.width_sweep([[3], [4, 2]], "digits", n_samples=30, n_train=200, epochs=2)
     assert [r["widths"] for r in rows] == ["64-3-10", "64-4-2-10"]
+    assert [r["P"] for r in rows] == [64 * 3 + 3 + 3 * 10 + 10, 64 * 4 + 4 + 4 * 2 + 2 + 2 * 10 + 10]
     for r in rows:
-        assert 0 <= r["best bound"] <= r["zero measured"] + 1e-12 <= 1 + 1e-12
-        assert r["best bound"] == max(r["GN bound"], r["symmetry bound"], r["pattern bound"], r["bottleneck bound"])
+        # each bound is a lower bound on the measured atom 1 - rank G / P, and none can exceed 1
+        for bound in ("GN bound", "symmetry bound", "pattern bound", "bottleneck bound", "best bound"):
+            assert 0 <= r[bound] <= r["zero measured"] + 1e-12 <= 1 + 1e-12
+        assert 0 <= r["train acc"] <= 1
+    # the Gauss-Newton bound, counted by hand: N (C - 1) = 30 x 9 = 270 > P = 235 for the first net
+    assert rows[0]["GN bound"] == 0.0
+    assert rows[1]["GN bound"] == pytest.approx(1 - 270 / 300)
+    # the chain formula 1 - min_i N_i / N_0 with the widths
     assert rows[0]["chain 1-min(N_i)/N_0"] == pytest.approx(1 - 3 / 64)
-    assert rows[0]["zero measured"] == pytest.approx(rows[0]["pattern bound"])  # one hidden layer: exact
+    assert rows[1]["chain 1-min(N_i)/N_0"] == pytest.approx(1 - 2 / 64)
+
+
+@pytest.mark.parametrize(("widths", "n", "kill"), [([6, 3, 4], 25, False), ([6, 5, 4], 10, True),
+                                                  ([6, 4, 3, 4], 30, False), ([6, 2, 5, 4], 12, True)])
+def test_ggn_atom_rank_agrees_with_the_dense_gauss_newton_matrix(widths, n, kill):
+    x, y = _classification(n=n, d=widths[0], c=widths[-1], seed=len(widths) + n)
+    model = _relu_mlp(widths, n)
+    if kill:  # a dead unit: its weights join the null space
+        with torch.no_grad():
+            model[1].weight[0] = 0.0
+            model[1].bias[0] = -1.0
+    atom = ns.ggn_atom(model, x, y)
+    p = sum(m.numel() for m in model.parameters())
+    assert atom["P"] == p and atom["widths"] == "-".join(map(str, widths))
+    assert atom["hidden"] == tuple(widths[1:-1])
+    dense = exact_ggn(model, F.cross_entropy, x, y, device="cpu")
+    dense_rank = int(torch.linalg.matrix_rank(dense, hermitian=True))
+    assert round((1 - atom["zero measured"]) * p) == dense_rank
+    for bound in ("GN bound", "symmetry bound", "pattern bound", "bottleneck bound", "best bound"):
+        assert atom[bound] <= atom["zero measured"] + 1e-12
+    assert atom["dead units"] >= int(kill)
+    assert atom["chain 1-min(N_i)/N_0"] == pytest.approx(1 - min(widths) / widths[0])
+
+
+def test_atom_agreement_on_a_hand_made_sweep():
+    sweep = pd.DataFrame({"hidden": [(4,), (8,), (2, 8), (8, 2)], "P": [100, 200, 400, 400],
+                          "zero measured": [0.50, 0.40, 0.30, 0.70], "chain 1-min(N_i)/N_0": [0.9, 0.8, 0.7, 0.7],
+                          "best bound": [0.50, 0.40 - 0.001, 0.30 - 0.002, 0.60]})
+    out = ns.atom_agreement(sweep)
+    assert out["chain_error"] == pytest.approx((0.4 + 0.4 + 0.4 + 0.0) / 4)
+    assert out["bound_error"] == pytest.approx((0 + 0.001 + 0.002 + 0.1) / 4)
+    # met "exactly" = within half a parameter's weight 0.5 / P: 0 < 0.005 and 0.001 < 0.0025, not 0.002 >= 0.00125
+    assert out["bound_exact"] == 2
+    assert (out["ratio_min"], out["ratio_max"]) == (0.30, 0.70) and out["ratio_range"] == pytest.approx(0.4)
+    assert np.isnan(ns.atom_agreement(sweep.iloc[:3])["ratio_range"])  # one two-layer net: no range
+
+
+def test_law_fits_and_shape_evolution_on_a_small_mlp():
+    config = TrainConfig(model="mlp", dataset="digits", model_kwargs={"width": 0.3}, dataset_kwargs={"n": 100},
+                         epochs=1, lr=0.05, seed=1)
+    mlp = ns.network_spectra("MLP", config, 20, 8, 1, epochs=[1], exact=True, dtype=F64)
+    spectra = ns.law_fit_spectra(mlp, [], [0], 0.25)
+    assert list(spectra) == ["MLP hessian", "MLP ggn"]
+    variants, kind, classes, ggn_families = spectra["MLP ggn"]
+    assert kind == "ggn" and classes == 10 and set(variants) >= {"k=0", "k=10"}
+    # the GGN is fitted by MP and by the Wishart chain with the layer widths (64 inputs, width-0.3 MLP 64-3-30-10)
+    assert [f.name for f in ggn_families] == ["Marchenko-Pastur", "Wishart chain 64x3x30x10"]
+    assert variants["k=0"].weights == pytest.approx(np.full(mlp.num_params, 1 / mlp.num_params))
+    reference, rows = ns.fit_laws(spectra, max_iter=2)
+    assert reference == {"MLP hessian": "k=10", "MLP ggn": "k=10"}
+    fits = pd.DataFrame(rows)
+    assert set(fits.method[fits.outliers == "k=0"]) == {"moments"}  # least squares on the reference only
+    best = ns.best_fits(fits, "MLP hessian", "k=10")
+    sel = fits[(fits.spectrum == "MLP hessian") & (fits.outliers == "k=10")]
+    assert [b.family for b in best] == list(sel.family.unique())
+    for b in best:
+        assert b.ks == sel[sel.family == b.family].KS.min()
+    summary = ns.law_summary(rows, spectra)
+    assert list(summary.index) == ["MLP hessian", "MLP ggn"]
+    hess = fits[(fits.spectrum == "MLP hessian") & fits.family.str.startswith("semicircle")]
+    assert summary.loc["MLP hessian", "KS semicircle/MP"] == hess.KS.min()
+    evolution = ns.shape_evolution(mlp, [], (6, 1))
+    assert list(zip(evolution.epoch, evolution.matrix, strict=True)) == [(0, "hessian"), (0, "ggn"), (1, "hessian"),
+                                                                         (1, "ggn")]
+    assert evolution["zero obs."].between(0, 1).all() and (evolution.law[evolution.matrix == "ggn"]
+                                                             == "Marchenko-Pastur").all()
+    s = mlp.spectra[(1, "hessian")]
+    assert s.exact_zero_weight() == pytest.approx(np.mean(np.abs(s.eigs) <= 1e-3 * np.abs(s.eigs).max()))
+
+
+def test_nodes_above_the_gap_cut():
+    # probe-averaged measure: 0 (0.275), 0.1 (0.275), 0.2 (0.315), 0.3 (0.125), 50 (0.005), 60 (0.005); the first
+    # gap with at most 5 % of the weight above it and wider than 1/4 of the spectrum below it is 0.3 -> 50: cut = 50
+    nodes = np.array([[0.0, 0.1, 0.2, 50.0, 60.0], [0.0, 0.1, 0.2, 0.3, 0.3]])
+    weights = np.array([[0.3, 0.3, 0.38, 0.01, 0.01], [0.25, 0.25, 0.25, 0.125, 0.125]])
+    s = ns.CurvatureSpectrum("hessian", nodes, weights, 5, 5, 5)
+    assert s.nodes_above_gap_cut(0.25) == pytest.approx(0.5)  # 60 in the first probe; 50 is the cut itself
+    assert s.nodes_above_gap_cut(1e4) == 0.0  # no gap that wide: no cut
 
 
 def test_resolve_dataset_falls_back_when_files_are_missing(tmp_path, monkeypatch):

@@ -1,9 +1,10 @@
 """Tests for lib.rmt.spinglass: ABC complexity of the spherical p-spin glass and its general-density version.
 
-Oracles: the published ground state E_0(3) = 1.657 (Crisanti-Sommers; ABC), E_inf = 2 sqrt((p-1)/p), the threshold
-table of paper2.md 4.1 and the atom illustration of paper2.md 4.2 (independent evaluations), the 2-spin case
-(ground state = top GOE eigenvalue, sqrt 2), direct quadrature of the integrals the closed forms stand for, and
-lib.rmt.laws / lib.rmt.freeprob densities run through the generic product integration.
+Oracles: the published ground state E_0(3) = 1.657 and E_inf(3) = 1.633 (ABC 2013; Crisanti-Sommers), the closed
+form E_inf = 2 sqrt((p-1)/p), ABC's closed-form complexity solved here by an independent root-finder (which also
+checks the derived 4-decimal tables of lib.book.published), the 2-spin case (ground state = top GOE eigenvalue,
+sqrt 2), direct quadrature of the integrals the closed forms stand for, and lib.rmt.laws / lib.rmt.freeprob
+densities run through the generic product integration.
 """
 
 import numpy as np
@@ -11,32 +12,64 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
+from lib.book.published import DERIVED_PSPIN_ATOM_ZEROS_P3, DERIVED_PSPIN_THRESHOLDS, PUBLISHED_PSPIN_P3
 from lib.rmt import freeprob, laws, spinglass
 
 SQRT2 = np.sqrt(2.0)
 GOE_SIGMA = 1.0 / SQRT2  # GOE units: semicircle on [-sqrt 2, sqrt 2], variance 1/2
-
-# paper2.md 4.1: p -> (E_inf, E_0, ..., E_5)
-TABLE = {
-    3: (1.6330, 1.6570, 1.6529, 1.6503, 1.6484, 1.6470, 1.6459),
-    4: (1.7321, 1.7941, 1.7833, 1.7765, 1.7717, 1.7680, 1.7652),
-    5: (1.7889, 1.8880, 1.8706, 1.8596, 1.8519, 1.8461, 1.8415),
-    10: (1.8974, 2.1354, 2.0921, 2.0652, 2.0464, 2.0323, 2.0213),
-}
+ROUNDING = 5e-5 + 1e-12  # a value printed to 4 decimals is within half a unit of the 4th decimal
 
 
-@pytest.mark.parametrize("p", sorted(TABLE))
-def test_threshold_table(p):
+def _abc_threshold(p: int, k: int) -> float:
+    """E_k: minus the zero below -E_inf of ABC's closed form (Theorem 2.5)
+    Theta_{k,p}(u) = log(p-1)/2 - (p-2)/(4(p-1)) u^2 - (k+1) I_1(u),
+    I_1(u) = 2/E_inf^2 int_{E_inf}^{-u} sqrt(s^2 - E_inf^2) ds,
+    by brentq with I_1 by quadrature: independent of lib.rmt.spinglass."""
+    e_inf = 2 * np.sqrt((p - 1) / p)
+
+    def theta(u: float) -> float:
+        i1 = 2 / e_inf**2 * quad(lambda s: np.sqrt(s * s - e_inf**2), e_inf, -u)[0]
+        return 0.5 * np.log(p - 1) - (p - 2) / (4 * (p - 1)) * u**2 - (k + 1) * i1
+
+    return -brentq(theta, -4.0, -e_inf, xtol=1e-13)
+
+
+def _atom_total_complexity_zero(w: float, p: int = 3) -> float:
+    """Minus the zero of the total complexity for rho = (1 - w) semicircle (GOE units) + w delta_0, below the bulk:
+    f_0(v) = log(p-1)/2 + (1 + log 2)/2 + (1 - w) Omega_sc(c_p v) + w log|c_p v| - v^2/2 with c_p = sqrt(p/(2(p-1)))
+    and Omega_sc(t) = int log|x - t| rho_sc(x) dx by quadrature. f_0 increases below the edge (its derivative
+    c_p Omega'(t) - v > 0 there), so the supremum over v <= u is f_0(u) and the zero is f_0's root: brentq."""
+    c_p = np.sqrt(p / (2 * (p - 1)))
+
+    def f0(v: float) -> float:
+        t = c_p * v
+        omega = quad(lambda x: np.log(abs(x - t)) * laws.semicircle_pdf(x, GOE_SIGMA), -SQRT2, SQRT2)[0]
+        return 0.5 * np.log(p - 1) + 0.5 * (1 + np.log(2)) + (1 - w) * omega + w * np.log(abs(t)) - v * v / 2
+
+    return -brentq(f0, -4.0, -spinglass.e_infinity(p) - 1e-3, xtol=1e-13)
+
+
+@pytest.mark.parametrize("p", sorted(DERIVED_PSPIN_THRESHOLDS))
+def test_thresholds_against_an_independent_root_finder_and_the_derived_table(p):
     e, e_inf = spinglass.thresholds(p, 5)
     assert e_inf == pytest.approx(2 * np.sqrt((p - 1) / p), abs=1e-14)
-    assert e_inf == pytest.approx(TABLE[p][0], abs=6e-5)
-    np.testing.assert_allclose(e, TABLE[p][1:], atol=6e-5)
+    independent = np.array([_abc_threshold(p, k) for k in range(6)])
+    np.testing.assert_allclose(e, independent, atol=1e-9)
+    # the 4-decimal table of lib.book.published is the rounding of these values (not taken on trust)
+    table = DERIVED_PSPIN_THRESHOLDS[p]
+    np.testing.assert_allclose(table, [2 * np.sqrt((p - 1) / p), *independent], rtol=0, atol=ROUNDING)
 
 
 def test_published_ground_state_p3():
     e, e_inf = spinglass.thresholds(3, 0)
-    assert round(e[0], 3) == 1.657  # ABC / Crisanti-Sommers 3-spin ground state
-    assert round(e_inf, 3) == 1.633
+    assert round(e[0], 3) == PUBLISHED_PSPIN_P3["E_0"]  # ABC / Crisanti-Sommers 3-spin ground state
+    assert round(e_inf, 3) == PUBLISHED_PSPIN_P3["E_inf"]
+    assert round(_abc_threshold(3, 0), 3) == PUBLISHED_PSPIN_P3["E_0"]
+
+
+def test_the_two_oracles_agree_without_an_atom():
+    # the Kac-Rice form with Omega by quadrature and ABC's closed form give the same ground state
+    assert _atom_total_complexity_zero(0.0) == pytest.approx(_abc_threshold(3, 0), abs=1e-8)
 
 
 def test_two_spin_thresholds_collapse_to_top_goe_eigenvalue():
@@ -117,13 +150,16 @@ def test_general_formula_with_semicircle_is_abc():
         assert spinglass.complexity_zero(p, law) == pytest.approx(e[0], abs=1e-5)
 
 
-@pytest.mark.parametrize(("w", "published"), [(0.1, 1.6823), (0.3, 1.7212), (0.5, 1.7523)])
-def test_semicircle_plus_atom_ground_state(w, published):
-    # paper2.md 4.2: zero of the total complexity for p = 3, rho = (1 - w) semicircle + w delta_0
+@pytest.mark.parametrize("w", sorted(DERIVED_PSPIN_ATOM_ZEROS_P3))
+def test_semicircle_plus_atom_ground_state(w):
+    # zero of the total complexity for p = 3, rho = (1 - w) semicircle + w delta_0, against the independent
+    # quadrature + root-finder; the derived 4-decimal values of lib.book.published are its rounding
+    independent = _atom_total_complexity_zero(w)
+    assert DERIVED_PSPIN_ATOM_ZEROS_P3[w] == pytest.approx(independent, abs=ROUNDING)
     law = spinglass.semicircle_atom_law(w)
-    assert spinglass.complexity_zero(3, law) == pytest.approx(published, abs=6e-5)
+    assert spinglass.complexity_zero(3, law) == pytest.approx(independent, abs=1e-7)
     e, _ = spinglass.general_thresholds(3, law, 4)
-    assert e[0] == pytest.approx(published, abs=6e-5)
+    assert e[0] == pytest.approx(independent, abs=1e-7)
     assert np.all(np.diff(e) < 0)
     # same law through the generic product integration
     generic = spinglass.density_law(

@@ -42,6 +42,16 @@ def status_from_checks(ok: bool, qualified: bool = False) -> str:
     return "confirmed" if ok else ("qualified" if qualified else "contradicted")
 
 
+def status_when(ok: bool, passed: str, failed: str) -> str:
+    """``passed`` when the check holds, else ``failed`` (both from ``STATUSES``): for a claim whose two outcomes are
+    not "confirmed" / "contradicted", e.g. "reproduced" / "contradicted" for a published number, or "qualified" /
+    "open" where the measurement can support a claim but not decide it."""
+    for status in (passed, failed):
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    return passed if ok else failed
+
+
 def status_below(
     value: float,
     threshold: float,

@@ -1,9 +1,11 @@
 """Dense curvature matrices of networks: exact Hessians and GGNs assembled from the operators of
-``lib.curvature.operators``, and the "batch Hessian" ensemble of paper 1 (Baskerville et al. 2022, section 3: one exact spectrum per consecutive
+``lib.curvature.operators``, and the "batch Hessian" ensemble of paper 1 (Baskerville et al. 2022, section 3: one
+exact spectrum per consecutive
 batch of a dataset).
 
 Dense Hessians of sequential Linear + elementwise-activation networks come from their second-order structure
-(``lib.curvature.exact_structured``); other dense matrices are assembled column block by column block from the operators'
+(``lib.curvature.exact_structured``); other dense matrices are assembled column block by column block from the
+operators'
 matrix products, H[:, S] = H E_S. Both are symmetrised, (H + H^T)/2, before ``torch.linalg.eigvalsh``.
 """
 
@@ -47,7 +49,8 @@ def dense_matrix(op: HessianOperator | GGNOperator | ResidualOperator, block: in
 
     Returns the symmetrised matrix (M + M^T)/2 in the operator's dtype and on its device. The Hessian of a
     sequential Linear + elementwise-activation network under a per-sample loss comes from its second-order
-    structure in a few GEMMs (``lib.curvature.exact_structured``: several times faster than ``torch.func.hessian``); every
+    structure in a few GEMMs (``lib.curvature.exact_structured``: several times faster than
+    ``torch.func.hessian``); every
     other case from products with blocks of identity columns, H[:, S] = H E_S, ``block`` columns per pass
     (default: as many as fit in about 1 GiB of tangents).
     """

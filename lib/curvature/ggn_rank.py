@@ -53,7 +53,7 @@ def ggn_factor(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn = F.cross
         else:
             h_out = vmap(hessian(lambda o, t: loss_fn(o[None], t[None])))(out, y)  # N x C x C
             lam, vec = torch.linalg.eigh(h_out)
-            # round-off of exact null directions: as in lib.curvature.operators' ggn_rank_bound, below 1e-12 of the largest
+            # round-off of exact null directions: as in the operators' ggn_rank_bound, below 1e-12 of the largest
             lam = torch.where(lam > 1e-12 * lam.abs().max(), lam, torch.zeros_like(lam))
             factor = lam.sqrt()[:, :, None] * vec.transpose(1, 2)
     return (factor @ jac).reshape(-1, theta.numel()) / np.sqrt(x.shape[0])

@@ -14,7 +14,8 @@ weighted by their sample counts, so a short last batch is not over-weighted.
 Two back-ends give the same numbers: ``"func"`` (default) is forward-over-reverse through ``torch.func``
 (``jvp(grad(L))``, vmapped over the probe columns), ``"autograd"`` is double backward, for layers without
 forward-mode AD. With ``"func"`` the operator is linearised (``linearize=True``): on first use each batch's product
-map v -> H_b v is traced with the primal pass folded into constants (``lib.curvature.traced_maps``, as ``torch.func.linearize``
+map v -> H_b v is traced with the primal pass folded into constants (``lib.curvature.traced_maps``, as
+``torch.func.linearize``
 does), so every later product with a few columns runs only the tangent work; the constants are kept up to
 ``linearize_max_bytes`` (2 GiB) in all, and batches beyond it use the direct product. The first product of an operator
 pays for the tracing (about 15-20 gradients on the benchmark conv net); algorithms that take many products at one

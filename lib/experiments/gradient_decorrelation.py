@@ -11,11 +11,15 @@ concentrates on rho(d) when P is large. The estimators here measure that cosine 
 function): at w and w + d u for random unit directions u, and between all pairs of a set of points (the
 checkpoints of one trajectory, or independently trained solutions). The normalised correlation is the cosine,
 not a centred (Pearson) correlation, because the model's gradients have mean zero.
+
+``measure_decorrelation`` runs the experiment on independently trained networks (cached) and ``decay_summary``
+fits the length-scale l to the mean cosine and measures how well the squared-exponential shape fits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,14 +27,22 @@ from numpy.typing import ArrayLike
 from torch import Tensor, nn
 from torch.func import grad
 
-from lib.curvature.parameter_space import ParameterSpace, training_flags
+from lib.curvature.parameter_space import ParameterSpace, flat_parameters, training_flags
+from lib.nets.cache import load_or_compute
+from lib.nets.data import load
+from lib.nets.train import TrainConfig, loss_function, train
+from lib.rmt import correlation_fits as cf
+from lib.rmt.true_loss import se_gradient_correlation
 
 __all__ = [
     "GradientFn",
     "cosine",
+    "decay_summary",
+    "measure_decorrelation",
     "network_gradient",
     "pairwise_correlations",
     "perturbation_correlations",
+    "trajectory_configs",
 ]
 
 GradientFn = Callable[[Tensor], Tensor]
@@ -115,3 +127,78 @@ def pairwise_correlations(points: Tensor, gradients: Tensor) -> tuple[np.ndarray
     return dist, (unit[i] * unit[j]).sum(dim=1).numpy()
 
 
+def trajectory_configs(
+    dataset: str, model: str, width: float, epochs: int, lr: float, seeds: Sequence[int], checkpoints: Sequence[int]
+) -> list[TrainConfig]:
+    """One training run per seed: ``model`` of hidden-width multiplier ``width`` on ``dataset``, ``epochs`` of SGD at
+    ``lr`` (paper 1's schedule), with weights kept at the epochs ``checkpoints`` (besides 0 and the last)."""
+    return [TrainConfig(model=model, dataset=dataset, model_kwargs={"width": width}, epochs=epochs, lr=lr, seed=s,
+                        checkpoints=tuple(checkpoints)) for s in seeds]
+
+
+def measure_decorrelation(
+    dataset: str,
+    model: str,
+    width: float,
+    epochs: int,
+    lr: float,
+    seeds: Sequence[int],
+    checkpoints: Sequence[int],
+    distances: Sequence[float],
+    n_directions: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Gradient cosines of the networks of :func:`trajectory_configs` around their points and between them.
+
+    For each network, with g the full-data gradient of the mean cross-entropy over the training split
+    (:func:`network_gradient`): ``pert_init`` / ``pert_trained`` hold cos(g(w), g(w + d u)) at the initial and
+    the trained point w for ``n_directions`` random unit directions u (a ``torch.Generator`` seeded with ``seed``,
+    shared by all networks in turn) and every d of ``distances`` (rows: networks x directions); ``traj_d`` /
+    ``traj_c`` the distances and cosines of all pairs of checkpoints of one trajectory; ``sol_d`` / ``sol_c`` and
+    ``ini_d`` / ``ini_c`` those of all pairs of trained solutions and of initial points; ``norm_w`` the mean norm
+    of the trained weights. Cached under the namespace "gradient_decorrelation"; ``n_parameters`` (P) is added.
+    """
+    configs = trajectory_configs(dataset, model, width, epochs, lr, seeds, checkpoints)
+
+    def compute() -> dict[str, Any]:
+        x_train, y_train = load(dataset, "train")
+        ce = loss_function("cross_entropy")
+        gen = torch.Generator().manual_seed(seed)
+        out: dict[str, list] = {"pert_init": [], "pert_trained": [], "traj_d": [], "traj_c": [], "w_trained": [],
+                                "g_trained": [], "w_init": [], "g_init": []}
+        for config in configs:
+            result = train(config, progress=False)
+            gradient = network_gradient(result.model, ce, x_train, y_train)
+            for tag, epoch in (("init", 0), ("trained", config.epochs)):
+                w = flat_parameters(result.checkpoint(epoch))
+                out[f"pert_{tag}"].append(perturbation_correlations(gradient, w, distances, n_directions, gen))
+                out[f"w_{tag}"].append(w.cpu())
+                out[f"g_{tag}"].append(gradient(w).cpu())
+            points = torch.stack([flat_parameters(result.checkpoint(e)) for e in config.checkpoint_epochs])
+            d, c = pairwise_correlations(points, torch.stack([gradient(p) for p in points]))
+            out["traj_d"].append(d)
+            out["traj_c"].append(c)
+        sol_d, sol_c = pairwise_correlations(torch.stack(out.pop("w_trained")), torch.stack(out.pop("g_trained")))
+        ini_d, ini_c = pairwise_correlations(torch.stack(out.pop("w_init")), torch.stack(out.pop("g_init")))
+        return {"pert_init": np.concatenate(out["pert_init"]), "pert_trained": np.concatenate(out["pert_trained"]),
+                "traj_d": np.concatenate(out["traj_d"]), "traj_c": np.concatenate(out["traj_c"]),
+                "sol_d": sol_d, "sol_c": sol_c, "ini_d": ini_d, "ini_c": ini_c,
+                "norm_w": float(np.mean([torch.linalg.vector_norm(flat_parameters(train(c, progress=False).model)
+                                                                  ).item() for c in configs]))}
+
+    data = load_or_compute("gradient_decorrelation", dict(configs=[repr(c) for c in configs], distances=distances,
+                                                          n_directions=n_directions, seed=seed), compute)
+    n_parameters = sum(p.numel() for p in train(configs[0], progress=False).model.parameters())
+    return data | {"n_parameters": n_parameters}
+
+
+def decay_summary(distances: ArrayLike, correlations: ArrayLike, dim: int) -> dict[str, Any]:
+    """Mean and standard error over rows of cos(g(w), g(w + d u)) (rows x distances), the fitted squared-exponential
+    length-scale (``lib.rmt.correlation_fits.fit_lengthscale``, weighted by the standard errors) and the reduced
+    chi^2 = sum((mean - rho(d; l, P)) / sem)^2 / (n_d - 1) of that fit, rho from
+    ``lib.rmt.true_loss.se_gradient_correlation``: keys ``mean``, ``sem``, ``fit``, ``chi2/dof``."""
+    d, rows = np.asarray(distances, dtype=float), np.asarray(correlations, dtype=float)
+    mean, sem = rows.mean(axis=0), rows.std(axis=0, ddof=1) / np.sqrt(rows.shape[0])
+    fit = cf.fit_lengthscale(d, mean, sem, dim=dim)
+    chi2 = float(np.sum(((mean - se_gradient_correlation(d, fit.lengthscale, dim)) / sem) ** 2) / (d.size - 1))
+    return {"mean": mean, "sem": sem, "fit": fit, "chi2/dof": chi2}

@@ -6,6 +6,8 @@ ensembling of DNNs", eq. 2-4): the curve ``phi(t) = (1 - t)^2 theta_a + 2 t (1 -
 stochastic gradients, one ``t`` per mini-batch. The barrier of a path is
 ``max_t [L(phi(t)) - ((1 - t) L(phi(0)) + t L(phi(1)))]``, the loss rise above the chord between the endpoints
 (Frankle, Dziugaite, Roy & Carbin, ICML 2020, "Linear mode connectivity", section 2).
+
+:func:`connectivity_paths` is the experiment: the loss along both paths between two trained solutions, cached.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from lib.curvature.parameter_space import LossFn, ParameterSpace, training_flags
+from lib.nets.cache import load_or_compute
 
 _CHUNK = 2048  # samples per forward pass when a full-data loss is evaluated
 
@@ -103,3 +106,24 @@ def barrier(ts: np.ndarray, losses: np.ndarray) -> float:
         raise ValueError("ts must start at 0 and end at 1 (the two solutions)")
     chord = (1 - ts) * losses[0] + ts * losses[-1]
     return float(np.max(losses - chord))
+
+
+def connectivity_paths(model: nn.Module, loss_fn: LossFn, data: tuple[Tensor, Tensor], theta_a: Tensor,
+                       theta_b: Tensor, ts: np.ndarray, *, steps: int, lr: float = 1e-2,
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """Full-data loss at the times ``ts`` along the straight line and along the trained quadratic Bezier curve
+    between the solutions ``theta_a`` and ``theta_b`` of ``model`` (Garipov et al. 2018, eq. 2-4).
+
+    The bend is trained by :func:`train_bezier` (``steps`` Adam steps with ``lr``, ``seed``) on ``data``; the
+    losses are :func:`path_losses` on ``data``. Returns ``{"line": ..., "bezier": ...}``, cached under
+    ``mode_connectivity_paths`` keyed by the endpoints, ``steps`` and ``ts`` only: the key does not hold the
+    architecture, ``loss_fn``, ``data``, ``lr`` or ``seed``, so two calls that differ only in those share an entry.
+    """
+
+    def compute() -> dict[str, np.ndarray]:
+        bend = train_bezier(model, loss_fn, data, theta_a, theta_b, steps=steps, lr=lr, seed=seed)
+        return {"line": path_losses(model, loss_fn, data, line_points(theta_a, theta_b, ts)),
+                "bezier": path_losses(model, loss_fn, data, bezier_points(theta_a, bend, theta_b, ts))}
+
+    return load_or_compute("mode_connectivity_paths", {"a": theta_a.numpy(), "b": theta_b.numpy(), "steps": steps,
+                                                       "ts": ts}, compute)

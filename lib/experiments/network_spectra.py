@@ -11,17 +11,22 @@ to the ratios of the layer widths. This module runs those experiments on the cur
   samples and the settings.
 * :func:`slq_faithfulness`, :func:`shape_summary`: SLQ against exact spectra, and one spectrum against a law.
 * :func:`network_spectra`: train a model of the zoo (``lib.nets.train``, cached) and take its spectra at checkpoints.
-* :func:`width_sweep`: exact GGN ranks of small trained MLPs (``lib.curvature.ggn_rank``) against the chain
-  formula ``1 - min N_i / N_0`` and counting bounds.
+* :func:`law_fit_spectra`, :func:`fit_laws`, :func:`best_fits`, :func:`law_summary`: paper 2's fitting protocol
+  (paper2.md 2.3) over the trained networks' spectra, and the best fit of the classical laws (semicircle, MP)
+  against the ensembles paper 2 proposes.
+* :func:`shape_evolution`: distance to the semicircle / MP and weight near zero at every checkpoint.
+* :func:`ggn_atom`, :func:`width_sweep`, :func:`atom_agreement`: exact GGN ranks of small trained MLPs
+  (``lib.curvature.ggn_rank``) against the chain formula ``1 - min N_i / N_0`` and counting bounds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,17 +42,20 @@ from lib.curvature.ggn_rank import (
 )
 from lib.curvature.lanczos import slq
 from lib.curvature.operators import GGNOperator, HessianOperator
-from lib.curvature.parameter_space import flat_parameters
+from lib.curvature.parameter_space import LossFn, flat_parameters
 from lib.nets import data as datasets
 from lib.nets.cache import load_or_compute
-from lib.nets.train import TrainConfig, TrainResult, train
+from lib.nets.train import TrainConfig, TrainResult, load_split, train
 from lib.rmt import freeprob
 from lib.rmt import law_fits as sf
 from lib.rmt import measures as ms
 
-LossFn = Callable[[Tensor, Tensor], Tensor]
 KINDS = ("hessian", "ggn")
 _OPERATORS = {"hessian": HessianOperator, "ggn": GGNOperator}
+#: the laws paper 2 tests (family-name prefixes), per matrix
+CLASSICAL = {"hessian": ("semicircle",), "ggn": ("Marchenko",)}
+#: the ensembles paper 2 proposes instead (family-name prefixes), per matrix
+PAPER2 = {"hessian": ("Wigner x", "percolated"), "ggn": ("Wishart chain",)}
 
 
 # --- spectra -------------------------------------------------------------------------------------------------
@@ -76,6 +84,19 @@ class CurvatureSpectrum:
         if self.eigs is None:
             raise ValueError("this spectrum was computed without exact eigenvalues (exact=False)")
         return ms.spectral_measure(self.eigs)
+
+    def exact_zero_weight(self) -> float:
+        """Weight of the exact spectrum in ``|lambda| <= 1e-3 max |lambda|`` (:func:`lib.rmt.measures.zero_tolerance`);
+        requires ``eigs``."""
+        m = self.exact_measure()
+        return ms.weight_near_zero(m, ms.zero_tolerance(m))
+
+    def nodes_above_gap_cut(self, gap_ratio: float) -> float:
+        """Mean number per probe of SLQ nodes strictly above the gap cut of the probe-averaged measure
+        (:func:`lib.rmt.measures.gap_cut` with ``gap_ratio``). The cut is the lowest outlier node, which is not
+        counted, so where a probe has outliers this is one fewer than the nodes the gap rule removes
+        (:func:`lib.rmt.measures.remove_above` keeps the nodes ``< cut``)."""
+        return float(np.mean((self.nodes > ms.gap_cut(self.measure(), gap_ratio)).sum(axis=1)))
 
 
 def curvature_spectrum(
@@ -184,13 +205,10 @@ def hessian_samples(config: TrainConfig, n: int | None, root: str | None = None)
     preprocessed as in training. They are always samples the run was trained on: :func:`lib.nets.data.load` picks
     ``n`` of them as a prefix of the same seeded class-interleaved order it drew the run's ``dataset_kwargs["n"]``
     training samples from."""
-    kw = dict(config.dataset_kwargs)
-    n_train = kw.pop("n", None)
-    kw.pop("n_test", None)
+    n_train = config.dataset_kwargs.get("n")
     if n is not None and n_train is not None and n > n_train:
         raise ValueError(f"{n} samples for the curvature but only {n_train} training samples")
-    n = n_train if n is None else n
-    return datasets.load(config.dataset, "train", root, n=n, **kw)
+    return load_split(config, "train", root, n=n)
 
 
 def network_spectra(label: str, config: TrainConfig, n_samples: int | None, steps: int, probes: int,
@@ -225,15 +243,115 @@ def resolve_dataset(name: str, fallback: str, root: str | None = None) -> tuple[
                       f"using {fallback!r} instead")
 
 
-def width_sweep(hidden: Sequence[Sequence[int]], dataset: str = "digits", *, n_samples: int = 100,
-                n_train: int | None = None, epochs: int = 10, optimizer: str = "adam", lr: float = 1e-2,
-                seed: int = 1, root: str | None = None) -> list[dict[str, Any]]:
-    """Train a ReLU MLP ``D-h_1-...-h_L-C`` for each entry of ``hidden`` and measure the atom at zero of its GGN.
+# --- paper 2's fitting protocol over the trained networks ---------------------------------------------------------
 
-    Each net is trained by ``lib.nets.train`` (``optimizer`` with ``lr``, no weight decay, ``epochs`` epochs on
-    ``n_train`` samples, all when ``None``; cached). The GGN is that of the mean cross-entropy over ``n_samples``
-    training samples; its atom at zero is measured exactly as ``1 - rank G / P`` (:func:`ggn_rank`) and set
-    against
+
+def hessian_families() -> list[sf.Family]:
+    """The laws fitted to a Hessian: the semicircle, paper 2's Wigner x Wishart product and percolated Wigner
+    ensembles, and for context the free sum MP + semicircle of Pennington & Bahri (2017)."""
+    return [sf.semicircle_family(), sf.wigner_wishart_family(), sf.sparse_wigner_family(), sf.free_sum_family()]
+
+
+#: one spectrum of the fitting protocol: (outlier variants, matrix kind, number of classes, families for a GGN)
+FitSpectrum = tuple[dict[str, ms.Measure], str, int, list[sf.Family]]
+
+
+def law_fit_spectra(mlp: NetworkSpectra, conv: Sequence[NetworkSpectra], top_k: Sequence[int],
+                    gap_ratio: float) -> dict[str, FitSpectrum]:
+    """The spectra paper 2's protocol fits (paper2.md 2.3), keyed ``"<label> <kind>"``, at the end of training.
+
+    For the ``mlp`` (computed with ``exact=True``): its exact eigenvalues, the GGN fitted by MP and by the Wishart
+    chain ``X_1 ... X_M`` with the network's layer widths ``(N_0, ..., N_M)`` (input size, then the out-features of
+    each ``nn.Linear``; atom ``1 - min_i N_i / N_0``). For each of ``conv``: its SLQ nodes and weights, the GGN
+    fitted by MP. Each spectrum comes in the outlier variants of :func:`lib.rmt.law_fits.outlier_variants`
+    (top ``k`` nodes removed for ``k`` in ``{0} | top_k | {C}``, and the gap rule with ``gap_ratio``).
+    """
+    spectra: dict[str, FitSpectrum] = {}
+    xh = mlp.samples[0]
+    layer_widths = [int(np.prod(xh.shape[1:]))] + [m.out_features for m in mlp.run.model
+                                                    if isinstance(m, torch.nn.Linear)]
+    for kind in KINDS:
+        s = mlp.spectra[(mlp.config.epochs, kind)]
+        spectra[f"{mlp.label} {kind}"] = (sf.outlier_variants(s.eigs, None, mlp.num_classes, top_k, gap_ratio),
+                                          kind, mlp.num_classes,
+                                          [sf.marchenko_pastur_family(), sf.chain_product_family(layer_widths)])
+    for r in conv:
+        for kind in KINDS:
+            s = r.spectra[(r.config.epochs, kind)]
+            spectra[f"{r.label} {kind}"] = (sf.outlier_variants(s.nodes, s.weights, r.num_classes, top_k, gap_ratio),
+                                            kind, r.num_classes, [sf.marchenko_pastur_family()])
+    return spectra
+
+
+def fit_laws(spectra: Mapping[str, FitSpectrum], max_iter: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Fit every spectrum of :func:`law_fit_spectra`: the Hessians by :func:`hessian_families`, the GGNs by their
+    own families; by moment matching on every outlier variant and by least squares (``max_iter`` Nelder-Mead
+    iterations) on the reference variant (:func:`lib.rmt.law_fits.reference_variant`: ``k = C`` or the largest
+    ``k`` present). Returns the reference variant per spectrum and the rows of :func:`lib.rmt.law_fits.fit_rows`."""
+    rows: list[dict[str, Any]] = []
+    reference: dict[str, str] = {}
+    for label, (variants, kind, classes, ggn_families) in spectra.items():
+        reference[label] = sf.reference_variant(variants, classes)
+        families = hessian_families() if kind == "hessian" else ggn_families
+        rows += sf.fit_rows(label, variants, families, [reference[label]], max_iter=max_iter)
+    return reference, rows
+
+
+def best_fits(table: pd.DataFrame, spectrum: str, outliers: str) -> list[sf.Fit]:
+    """Per family, the fit with the smallest KS distance among the rows of ``table`` (a frame of
+    :func:`fit_laws` rows) for ``spectrum`` and outlier variant ``outliers``, families in order of appearance."""
+    sel = table[(table.spectrum == spectrum) & (table.outliers == outliers)]
+    return [sel[sel.family == fam].sort_values("KS").iloc[0].fit for fam in sel.family.unique()]
+
+
+def law_summary(rows: Sequence[Mapping[str, Any]], spectra: Mapping[str, FitSpectrum]) -> pd.DataFrame:
+    """Per spectrum, the best (smallest over outlier variants and fit methods) KS distance, KS distance of the
+    bulk away from zero and W1 distance of the laws paper 2 tests (:data:`CLASSICAL`) and of the ensembles it
+    proposes (:data:`PAPER2`; NaN where none was fitted), from :func:`lib.rmt.law_fits.best_value`."""
+    return pd.DataFrame([
+        {"spectrum": label, "KS semicircle/MP": sf.best_value(rows, label, CLASSICAL[kind]),
+         "KS paper-2 ensembles": sf.best_value(rows, label, PAPER2[kind]),
+         "KS bulk semicircle/MP": sf.best_value(rows, label, CLASSICAL[kind], "KS bulk"),
+         "KS bulk paper-2 ensembles": sf.best_value(rows, label, PAPER2[kind], "KS bulk"),
+         "W1 semicircle/MP": sf.best_value(rows, label, CLASSICAL[kind], "W1"),
+         "W1 paper-2 ensembles": sf.best_value(rows, label, PAPER2[kind], "W1")}
+        for label, (_, kind, _, _) in spectra.items()]).set_index("spectrum")
+
+
+def shape_evolution(mlp: NetworkSpectra, conv: Sequence[NetworkSpectra], mlp_slq: Sequence[int],
+                    mlp_dtype: torch.dtype = torch.float64) -> pd.DataFrame:
+    """:func:`shape_summary` against the semicircle (Hessian) or MP (GGN) at every checkpoint of every network.
+
+    The ``mlp``'s spectra are taken afresh at each checkpoint by SLQ with ``mlp_slq = (steps, probes)`` (the same
+    settings at every checkpoint) on its curvature samples, in ``mlp_dtype``; the ``conv`` nets' are the SLQ
+    spectra they were computed with, at the checkpoints where they exist.
+    """
+    rows: list[dict[str, Any]] = []
+    for epoch in mlp.config.checkpoint_epochs:
+        model = mlp.run.checkpoint(epoch)
+        for kind in KINDS:  # the same SLQ settings at every checkpoint
+            s = curvature_spectrum(model, mlp.samples, kind, *mlp_slq, dtype=mlp_dtype)
+            fam = sf.semicircle_family() if kind == "hessian" else sf.marchenko_pastur_family()
+            rows.append({"network": mlp.label, "epoch": epoch, "matrix": kind,
+                         "train acc": mlp.accuracy("train", epoch), **shape_summary(s, mlp.num_classes, fam)})
+    for r in conv:
+        for epoch in r.config.checkpoint_epochs:
+            for kind in KINDS:
+                if (epoch, kind) in r.spectra:
+                    fam = sf.semicircle_family() if kind == "hessian" else sf.marchenko_pastur_family()
+                    rows.append({"network": r.label, "epoch": epoch, "matrix": kind,
+                                 "train acc": r.accuracy("train", epoch),
+                                 **shape_summary(r.spectra[(epoch, kind)], r.num_classes, fam)})
+    return pd.DataFrame(rows)
+
+
+# --- the atom at zero against the layer widths -----------------------------------------------------------------
+
+
+def ggn_atom(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, Any]:
+    """The atom at zero of the GGN of the mean cross-entropy of a ReLU MLP over ``(x, y)``, and what predicts it.
+
+    Measured exactly as ``1 - rank G / P`` (:func:`lib.curvature.ggn_rank.ggn_rank`), and set against
 
     * the chain formula ``1 - min_i N_i / N_0`` of the Wishart product with the layer widths (paper2.md 3.3);
     * the Gauss-Newton bound ``1 - min(P, N (C - 1)) / P`` (``rank G <= sum_n rank H_out,n``);
@@ -241,6 +359,36 @@ def width_sweep(hidden: Sequence[Sequence[int]], dataset: str = "digits", *, n_s
       :func:`pattern_nullity` from the activation pattern on the samples, the same with
       :func:`bottleneck_rank_bound` (with the active units of each sample), and the best (largest) of these
       lower bounds on the atom.
+
+    Keys: widths (``"D-h_1-...-C"``), hidden, P, zero measured, the bounds, dead units, always-active units.
+    """
+    linears = relu_mlp_layers(model)
+    widths = [linears[0].in_features] + [m.out_features for m in linears]
+    p, c = sum(m.weight.numel() + m.bias.numel() for m in linears), widths[-1]
+    rank = ggn_rank(model, x, y)
+    gn = min(p, len(y) * (c - 1))
+    sym = symmetry_nullity(widths, x)
+    pattern = pattern_nullity(model, x)
+    bottleneck = bottleneck_rank_bound(widths, len(y), active_units(model, x))
+    best = min(gn, p - sym, p - pattern["null directions"], bottleneck)
+    return {"widths": "-".join(map(str, widths)), "hidden": tuple(widths[1:-1]), "P": p,
+            "zero measured": 1 - rank / p, "chain 1-min(N_i)/N_0": freeprob.chain_product_atom(widths),
+            "GN bound": 1 - gn / p, "symmetry bound": 1 - min(gn, p - sym) / p,
+            "pattern bound": 1 - min(gn, p - pattern["null directions"]) / p,
+            "bottleneck bound": 1 - min(gn, bottleneck) / p,
+            "best bound": 1 - best / p, "dead units": pattern["dead units"],
+            "always-active units": pattern["always-active units"]}
+
+
+def width_sweep(hidden: Sequence[Sequence[int]], dataset: str = "digits", *, n_samples: int = 100,
+                n_train: int | None = None, epochs: int = 10, optimizer: str = "adam", lr: float = 1e-2,
+                seed: int = 1, root: str | None = None) -> list[dict[str, Any]]:
+    """Train a ReLU MLP ``D-h_1-...-h_L-C`` for each entry of ``hidden`` and measure the atom at zero of its GGN.
+
+    Each net is trained by ``lib.nets.train`` (``optimizer`` with ``lr``, no weight decay, ``epochs`` epochs on
+    ``n_train`` samples, all when ``None``; cached). The GGN is that of the mean cross-entropy over ``n_samples``
+    training samples (:func:`hessian_samples`); one row per net: :func:`ggn_atom` with the final training
+    accuracy ("train acc") after P.
     """
     rows = []
     for widths_hidden in hidden:
@@ -250,21 +398,24 @@ def width_sweep(hidden: Sequence[Sequence[int]], dataset: str = "digits", *, n_s
         run = train(config, root=root, progress=False)
         model = run.model.cpu().eval()
         x, y = hessian_samples(config, n_samples, root)
-        linears = relu_mlp_layers(model)
-        widths = [linears[0].in_features] + [m.out_features for m in linears]
-        p, c = sum(m.weight.numel() + m.bias.numel() for m in linears), widths[-1]
-        rank = ggn_rank(model, x, y)
-        gn = min(p, len(y) * (c - 1))
-        sym = symmetry_nullity(widths, x)
-        pattern = pattern_nullity(model, x)
-        bottleneck = bottleneck_rank_bound(widths, len(y), active_units(model, x))
-        best = min(gn, p - sym, p - pattern["null directions"], bottleneck)
-        rows.append({"widths": "-".join(map(str, widths)), "hidden": tuple(widths[1:-1]), "P": p,
-                     "train acc": float(run.history["train_acc"][-1]), "zero measured": 1 - rank / p,
-                     "chain 1-min(N_i)/N_0": freeprob.chain_product_atom(widths), "GN bound": 1 - gn / p,
-                     "symmetry bound": 1 - min(gn, p - sym) / p,
-                     "pattern bound": 1 - min(gn, p - pattern["null directions"]) / p,
-                     "bottleneck bound": 1 - min(gn, bottleneck) / p,
-                     "best bound": 1 - best / p, "dead units": pattern["dead units"],
-                     "always-active units": pattern["always-active units"]})
+        atom = ggn_atom(model, x, y)
+        rows.append({"widths": atom.pop("widths"), "hidden": atom.pop("hidden"), "P": atom.pop("P"),
+                     "train acc": float(run.history["train_acc"][-1]), **atom})
     return rows
+
+
+def atom_agreement(sweep: pd.DataFrame) -> dict[str, float]:
+    """How the measured atoms of a :func:`width_sweep` (as a frame) compare with their predictions.
+
+    ``chain_error`` and ``bound_error``: mean ``|zero measured - prediction|`` for the chain formula and the best
+    counting bound; ``bound_exact``: number of nets whose best bound is met to within half a parameter
+    (``0.5 / P``); ``ratio_min``, ``ratio_max`` and ``ratio_range`` (max - min, NaN unless there are two or more):
+    the measured atom over the nets with two hidden layers, whose width ratio ``h_1 / h_2`` varies.
+    """
+    pairs = sweep[sweep.hidden.map(len) == 2]
+    return {"chain_error": float(np.abs(sweep["zero measured"] - sweep["chain 1-min(N_i)/N_0"]).mean()),
+            "bound_error": float(np.abs(sweep["zero measured"] - sweep["best bound"]).mean()),
+            "bound_exact": int((np.abs(sweep["zero measured"] - sweep["best bound"]) < 0.5 / sweep.P).sum()),
+            "ratio_range": float(pairs["zero measured"].max() - pairs["zero measured"].min()) if len(pairs) > 1
+            else float("nan"),
+            "ratio_min": float(pairs["zero measured"].min()), "ratio_max": float(pairs["zero measured"].max())}

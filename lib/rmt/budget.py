@@ -30,6 +30,7 @@ __all__ = [
     "exponential_saturation",
     "fit_exponential",
     "fit_power_law",
+    "halving_summary",
     "power_law",
 ]
 
@@ -160,3 +161,16 @@ def best_per_run(curves: Sequence[ArrayLike], mode: str = "min") -> tuple[np.nda
         idx.append(i)
         best.append(arr[i])
     return np.asarray(idx), np.asarray(best)
+
+
+def halving_summary(exponential: CurveFit, power: CurveFit) -> dict[str, float]:
+    """What each fitted law says one more step of progress costs, and which law the data favour.
+
+    Under y = a + b exp(c t) the gap y - a halves every ln 2 / |c| epochs and shrinks 100-fold in ln 100 / |c|;
+    under y = a + b t^c it halves each time the budget grows by the factor 2^(1/|c|). "Delta AICc (exp - power)"
+    is AICc(exponential) - AICc(power law): positive favours the power law.
+    """
+    return {"exp: epochs per halving": np.log(2) / abs(exponential.params[2]),
+            "exp: epochs for a 100x smaller gap": np.log(100) / abs(exponential.params[2]),
+            "power: budget factor per halving": 2 ** (1 / abs(power.params[2])),
+            "Delta AICc (exp - power)": exponential.aicc - power.aicc}

@@ -60,7 +60,8 @@ class LengthscaleFit:
 def fit_lengthscale(
     distances: ArrayLike, correlations: ArrayLike, sem: ArrayLike | None = None, dim: int | None = None
 ) -> LengthscaleFit:
-    """Fit the squared-exponential length-scale to measured correlations (``lib.rmt.true_loss.se_gradient_correlation``).
+    """Fit the squared-exponential length-scale to measured correlations
+    (``lib.rmt.true_loss.se_gradient_correlation``).
 
     ``sem`` (per point) weights the least squares and makes the standard error absolute; ``dim`` is P for the
     finite-dimension factor (None: the large-P limit).

@@ -132,7 +132,8 @@ def unfolded_spacings(
 ) -> np.ndarray:
     """Pooled unfolded spacings: paper 1's pool staircase (the first floor(M/3) spectra, at least one, against the
     rest) or, per spectrum, a least-squares piecewise-linear spline of the staircase with ``n_knots`` knots at
-    level quantiles (``lib.rmt.unfolding.unfold_spline``, degree 1) in the coordinate u = asinh(lambda / median|lambda|).
+    level quantiles (``lib.rmt.unfolding.unfold_spline``, degree 1) in the coordinate
+    u = asinh(lambda / median|lambda|).
 
     Unfolding is invariant under a smooth increasing change of variable, and Hessian spectra span many decades
     (a spike of near-zero levels and a long tail), which no spline in lambda follows; in u both the spike and the

@@ -124,7 +124,8 @@ def ks_between(a: Measure, b: Measure) -> float:
     """Kolmogorov-Smirnov distance ``sup_x |F_a(x) - F_b(x)|`` between two discrete measures (atoms allowed).
 
     Both distribution functions are right-continuous steps, so the supremum is attained at a node of one of
-    them; it is evaluated exactly there. (:func:`ks_to_cdf` is the unweighted case against a continuous CDF, :func:`ks_to_density` a sample
+    them; it is evaluated exactly there. (:func:`ks_to_cdf` is the unweighted case against a continuous CDF,
+    :func:`ks_to_density` a sample
     against a density with an atom.)
     """
     points = np.union1d(a.nodes, b.nodes)

@@ -1,0 +1,247 @@
+"""The verdicts on paper 1's claims (lib.book.paper1_claims) on hand-made results whose verdicts are known: tables of
+level statistics where all, half or none of the populations are GOE-like, model fits inside and outside the
+tolerances, gradient cosines that do and do not decay, budget fits that do and do not favour the exponential."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.book import paper1_claims as pc
+from lib.book.verdicts import Verdict
+from lib.rmt.budget import CurveFit
+from lib.rmt.correlation_fits import LengthscaleFit
+from lib.rmt.true_loss import ModelFit
+
+GOE_R, POISSON_R = 0.5307, 0.3863
+GOE_ROW = dict(mean_min_ratio=0.531, ci_lo=0.52, ci_hi=0.54, ks_ratio_goe=0.02, ks_ratio_poisson=0.2,
+               ks_spacing_goe=0.05, n_spacings=400)
+POISSON_ROW = dict(mean_min_ratio=0.386, ci_lo=0.37, ci_hi=0.40, ks_ratio_goe=0.2, ks_ratio_poisson=0.02,
+                   ks_spacing_goe=0.3, n_spacings=400)
+
+
+def _row(**fields: float) -> SimpleNamespace:
+    return SimpleNamespace(**fields)
+
+
+# --- the GOE-likeness of one population -------------------------------------------------------------------
+
+
+def test_goe_like_needs_the_widened_interval_to_contain_the_goe_value() -> None:
+    assert pc.GOE_R == pytest.approx(GOE_R, abs=1e-4)
+    assert pc.goe_like(_row(**GOE_ROW))
+    # an interval entirely above 0.5307 by more than the margin is not GOE-like, by less than the margin it is
+    lo_out = GOE_R + pc.RATIO_CI_MARGIN + 1e-3
+    assert not pc.goe_like(_row(**GOE_ROW | dict(ci_lo=lo_out, ci_hi=lo_out + 0.02)))
+    lo_in = GOE_R + pc.RATIO_CI_MARGIN - 1e-3
+    assert pc.goe_like(_row(**GOE_ROW | dict(ci_lo=lo_in, ci_hi=lo_in + 0.02)))
+    # and symmetrically below
+    hi_out = GOE_R - pc.RATIO_CI_MARGIN - 1e-3
+    assert not pc.goe_like(_row(**GOE_ROW | dict(ci_lo=hi_out - 0.02, ci_hi=hi_out)))
+
+
+def test_goe_like_needs_the_ratio_law_closer_to_goe_than_to_poisson() -> None:
+    assert not pc.goe_like(_row(**GOE_ROW | dict(ks_ratio_goe=0.3, ks_ratio_poisson=0.1)))
+    assert not pc.goe_like(_row(**POISSON_ROW))
+    # a pandas Series row works as well as an itertuples row
+    assert pc.goe_like(pd.Series(GOE_ROW))
+
+
+def test_goe_like_share() -> None:
+    rows = pd.DataFrame([GOE_ROW, GOE_ROW, POISSON_ROW, GOE_ROW])
+    assert pc.goe_like_share(rows) == 0.75
+    assert np.isnan(pc.goe_like_share(rows.iloc[:0]))
+
+
+# --- chapter 05 --------------------------------------------------------------------------------------------
+
+
+def _summary(trained: list[dict], init: list[dict]) -> pd.DataFrame:
+    rows = [{"spectra": f"E{k + 1} trained"} | r for k, r in enumerate(trained)]
+    rows += [{"spectra": f"E{k + 1} init"} | r for k, r in enumerate(init)]
+    return pd.DataFrame(rows)
+
+
+def _split(genuine: list[dict], null: list[dict]) -> pd.DataFrame:
+    rows = [{"spectra": f"E{k + 1} float64", "selection": "genuine (rank bound)"} | r for k, r in enumerate(genuine)]
+    rows += [{"spectra": f"E{k + 1} float64", "selection": "null space (rank bound)"} | r for k, r in enumerate(null)]
+    return pd.DataFrame(rows)
+
+
+def _sensitivity(ks: list[float], n_spacings: int = 400) -> pd.DataFrame:
+    rows = [{"spectra": f"E{k + 1}", "selection": "rel 1e-8", "unfolding": "spline", "ks_spacing_goe": v,
+             "n_spacings": n_spacings} for k, v in enumerate(ks)]
+    # a pool row at the same selection, far from GOE, must not count
+    rows.append({"spectra": "E1", "selection": "rel 1e-8", "unfolding": "pool", "ks_spacing_goe": 0.9,
+                 "n_spacings": n_spacings})
+    return pd.DataFrame(rows)
+
+
+def _goe_verdicts(summary: pd.DataFrame, split: pd.DataFrame, ks: list[float]) -> dict[str, Verdict]:
+    verdicts = pc.goe_statistics_verdicts(summary, split, _sensitivity(ks), {"E1": 0.4}, [1.0, 2.0],
+                                          spline_selection="rel 1e-8")
+    assert [v.claim_id for v in verdicts] == ["P1.1", "P1.1a", "P1.1b", "P1.1c"]
+    return {v.claim_id: v for v in verdicts}
+
+
+def test_all_populations_goe_like_confirm_p11() -> None:
+    crit = 2 * 1.36 / np.sqrt(400)  # twice the i.i.d. 95 % KS critical value of 400 spacings
+    v = _goe_verdicts(_summary([GOE_ROW] * 4, [GOE_ROW] * 4), _split([GOE_ROW] * 4, [GOE_ROW] * 4),
+                      [0.5 * crit] * 4)
+    assert v["P1.1"].status == "confirmed" and v["P1.1b"].status == "confirmed"
+    assert v["P1.1a"].status == "confirmed"
+    # round-off that is itself GOE-like makes the ratios non-diagnostic
+    assert v["P1.1c"].status == "contradicted"
+    assert "over 4 experiments" in v["P1.1"].evidence and "E1: 40%" in v["P1.1c"].evidence
+    assert "not GOE-like there: none" in v["P1.1b"].evidence
+
+
+def test_half_the_populations_goe_like_qualify_p11() -> None:
+    half = [GOE_ROW, POISSON_ROW, GOE_ROW, POISSON_ROW]
+    v = _goe_verdicts(_summary([GOE_ROW] * 4, half), _split(half, [POISSON_ROW] * 4), [1.0] * 4)
+    assert v["P1.1"].status == "qualified"  # the genuine levels: half GOE-like
+    assert v["P1.1b"].status == "qualified"  # initialisation: half GOE-like
+    assert "E2, E4" in v["P1.1b"].evidence  # the failing experiments are named
+    assert v["P1.1a"].status == "contradicted"  # no spline-unfolded spectrum passes
+    assert v["P1.1c"].status == "qualified"  # the round-off is not GOE-like
+
+
+def test_fewer_than_half_goe_like_contradict_p11_and_missing_cases_stay_open() -> None:
+    few = [GOE_ROW, POISSON_ROW, POISSON_ROW, POISSON_ROW]
+    v = _goe_verdicts(_summary(few, few), _split(few, few), [])
+    assert v["P1.1"].status == "contradicted" and v["P1.1b"].status == "contradicted"
+    assert v["P1.1a"].status == "open"  # no spline row: nothing to decide
+    assert "n/a" in v["P1.1a"].evidence
+    assert v["P1.1c"].status == "qualified"  # a quarter of the round-off populations GOE-like
+
+
+def test_spline_threshold_is_twice_the_iid_critical_value() -> None:
+    crit = 2 * 1.36 / np.sqrt(400)
+    good = _summary([GOE_ROW] * 2, [GOE_ROW] * 2), _split([GOE_ROW] * 2, [GOE_ROW] * 2)
+    assert _goe_verdicts(*good, [0.999 * crit, 0.999 * crit])["P1.1a"].status == "confirmed"
+    v = _goe_verdicts(*good, [0.999 * crit, 1.001 * crit])
+    assert v["P1.1a"].status == "qualified" and "(not: E2)" in v["P1.1a"].evidence
+
+
+# --- chapter 06 --------------------------------------------------------------------------------------------
+
+
+def _fit() -> ModelFit:
+    return ModelFit(n=100, kpp=0.01, sigma=1.0, center=0.0, centers=np.zeros(4), shift_var=0.01, degeneracy=20.0,
+                    n_outliers=2.0, outliers=np.ones(8), outlier_levels=np.full(8, 3.0))
+
+
+def _ratio_table(worst: float, published: float = 0.40) -> pd.DataFrame:
+    cases = {"spin-glass p=3 (notebook)": GOE_R + 0.001, "degenerate (notebook), zero block removed": GOE_R - 0.002,
+             "outliers (derivation)": GOE_R + worst,
+             "degenerate: as published (kwargs dropped)": published}  # "as published" rows are not the model
+    return pd.DataFrame({"<r~>": cases})
+
+
+def _compare(ks: float, lo: float = 0.52, hi: float = 0.54) -> pd.DataFrame:
+    return pd.DataFrame({"<r~>": [0.53, 0.531], "95% low": [lo, 0.52], "95% high": [hi, 0.54],
+                         "KS bulk vs semicircle": [ks, np.nan]},
+                        index=["networks (zero block removed)", "fitted model (zero block removed)"])
+
+
+def _shift(measured: float, kpp: float, kp: float) -> pd.Series:
+    return pd.Series({"measured shift variance": measured, "notebook: k'(0)^2": kp**2,
+                      "log10(measured / derivation)": np.log10(measured / kpp),
+                      "log10(measured / notebook)": np.log10(measured / kp**2)})
+
+
+def _true_loss(ratio_table: pd.DataFrame, compare: pd.DataFrame, shift: pd.Series) -> list[Verdict]:
+    return pc.true_loss_verdicts(ratio_table, compare, _fit(), shift, n_sample_sets=3, n_networks=4, model="mlp",
+                                 dataset="digits", n_parameters=1135)
+
+
+def test_model_statistics_within_tolerance_confirm_and_outside_qualify() -> None:
+    shift = _shift(0.01, 0.01, 1.0)
+    inside = _true_loss(_ratio_table(0.9 * pc.MODEL_RATIO_TOL), _compare(0.05), shift)
+    assert [v.status for v in inside] == ["confirmed", "confirmed", "open"]
+    outside = _true_loss(_ratio_table(1.1 * pc.MODEL_RATIO_TOL), _compare(0.05), shift)
+    assert outside[0].status == "qualified"
+
+
+def test_a_non_semicircular_network_bulk_qualifies_the_spectra_claim() -> None:
+    shift = _shift(0.01, 0.01, 1.0)
+    assert _true_loss(_ratio_table(0.0), _compare(pc.BULK_SEMICIRCLE_KS), shift)[1].status == "confirmed"
+    v = _true_loss(_ratio_table(0.0), _compare(0.3, lo=0.40, hi=0.45), shift)[1]
+    assert v.status == "qualified" and "away from GOE" in v.evidence and "KS = 0.300" in v.evidence
+
+
+def test_the_shift_variance_stays_open_and_names_the_closer_convention() -> None:
+    # measured 0.01 = k''(0) exactly, k'(0)^2 = 100 far away: the derivation is closer
+    v = _true_loss(_ratio_table(0.0), _compare(0.05), _shift(0.01, 0.01, 10.0))[2]
+    assert v.status == "open" and "closer (log ratio): derivation" in v.evidence
+    v = _true_loss(_ratio_table(0.0), _compare(0.05), _shift(1.0, 1e-6, 1.0))[2]
+    assert "closer (log ratio): notebook" in v.evidence
+
+
+# --- chapter 07 --------------------------------------------------------------------------------------------
+
+
+def _decay(near: float, far: float, chi2: float) -> dict:
+    mean = np.linspace(near, far, 5)
+    return {"mean": mean, "sem": np.full(5, 0.01), "fit": LengthscaleFit(2.0, 0.1, 0.0, 5), "chi2/dof": chi2}
+
+
+def _decorrelation(trained: dict, init: dict) -> list[Verdict]:
+    data = {"n_parameters": 1135, "sol_c": np.array([0.1, 0.0]), "sol_d": np.array([30.0, 31.0])}
+    return pc.gradient_decorrelation_verdicts({"trained": trained, "init": init}, data, [0.1, 1.0, 3.0, 10.0, 40.0],
+                                              model="mlp", dataset="digits", n_networks=2, n_directions=4)
+
+
+def test_gradients_that_decorrelate_with_the_se_shape_confirm_both() -> None:
+    v = _decorrelation(_decay(0.99, 0.01, 1.2), _decay(0.98, -0.05, 2.5))
+    assert [x.status for x in v] == ["confirmed", "confirmed"]
+    assert "P = 1135" in v[0].evidence and "at d = 40" in v[0].evidence
+
+
+def test_a_correlation_left_at_the_largest_distance_only_qualifies_decorrelation() -> None:
+    assert _decorrelation(_decay(0.99, 0.25, 1.0), _decay(0.99, 0.0, 1.0))[0].status == "qualified"
+    assert _decorrelation(_decay(0.99, 0.0, 1.0), _decay(0.85, 0.0, 1.0))[0].status == "qualified"
+    assert _decorrelation(_decay(0.99, -0.19, 1.0), _decay(0.91, 0.19, 1.0))[0].status == "confirmed"
+
+
+def test_the_se_shape_is_contradicted_from_the_chi2_threshold_on() -> None:
+    at = pc.SE_SHAPE_CHI2
+    assert _decorrelation(_decay(0.99, 0.0, 0.99 * at), _decay(0.99, 0.0, 1.0))[1].status == "confirmed"
+    assert _decorrelation(_decay(0.99, 0.0, 1.0), _decay(0.99, 0.0, at))[1].status == "contradicted"
+    assert _decorrelation(_decay(0.99, 0.0, 40.0), _decay(0.99, 0.0, 1.0))[1].status == "contradicted"
+
+
+# --- chapter 08 --------------------------------------------------------------------------------------------
+
+
+def _curve(model: str, c: float, aicc: float, c_high: float | None = None) -> CurveFit:
+    params = np.array([0.9, 0.5, c])
+    high = params + 0.01 if c_high is None else np.array([0.91, 0.51, c_high])
+    return CurveFit(model, params, np.eye(3), np.full(3, 0.005), params - 0.01, high, 1.0, 11, aicc, aicc)
+
+
+def _budget(pub_delta: float, our_delta: float, c_high: float | None = None,
+            max_rel_dev: float = 1e-5) -> list[Verdict]:
+    published = {name: (_curve("exponential", -0.045, 10.0 + pub_delta), _curve("power", -0.5, 10.0))
+                 for name in ("loss", "error")}
+    ours = {name: (_curve("exponential", -0.2, 5.0 + our_delta, c_high), _curve("power", -1.0, 5.0))
+            for name in ("loss", "error")}
+    return pc.training_budget_verdicts(published, ours, max_rel_dev, model="mlp", dataset="mnist1d", n_budgets=11,
+                                       n_seeds=3)
+
+
+def test_the_published_fit_is_reproduced_below_the_tolerance() -> None:
+    assert _budget(0.0, 0.0, max_rel_dev=0.5 * pc.REFIT_REL_TOL)[0].status == "reproduced"
+    assert _budget(0.0, 0.0, max_rel_dev=2 * pc.REFIT_REL_TOL)[0].status == "contradicted"
+
+
+def test_exponential_approach_is_confirmed_only_without_support_for_the_power_law() -> None:
+    assert _budget(-3.0, 1.0)[1].status == "confirmed"  # exponential favoured or no meaningful difference
+    assert _budget(pc.AICC_SUPPORT, pc.AICC_SUPPORT)[1].status == "confirmed"  # a difference of 2 is no support
+    assert _budget(2.5, -3.0)[1].status == "qualified"  # the published table favours the power law
+    assert _budget(-3.0, 2.5)[1].status == "qualified"  # our runs favour the power law
+    assert _budget(-3.0, -3.0, c_high=0.01)[1].status == "qualified"  # our rate c is not surely negative
+    assert "11 budgets x 3 seeds" in _budget(0.0, 0.0)[1].evidence

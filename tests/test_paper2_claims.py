@@ -1,0 +1,223 @@
+"""Tests of lib.book.paper2_claims: the decision rules of chapters 3, 4 and 9 on hand-made results with known
+verdicts, at and around every threshold, and the comparison-table helpers on analytic cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.book import paper2_claims as pc
+from lib.book.published import DERIVED_PSPIN_ATOM_ZEROS_P3, DERIVED_PSPIN_THRESHOLDS
+from lib.book.verdict_rules import status_when
+
+# --- chapter 3 ----------------------------------------------------------------------------------------------------
+
+
+def test_ks_row_on_exact_quantiles_with_an_atom():
+    # law: atom a at 0 plus (1 - a) Uniform(0, 1); sample: k = a n exact zeros and the m = n - k mid-quantiles
+    # (i - 1/2) / m of the continuous part. F_n(x_i) = a + i / n and F(x_i) = a + (i - 1/2) / n, so D = 1 / (2 n)
+    n, k = 400, 100
+    a = k / n
+    eigs = np.concatenate([np.zeros(k), (np.arange(1, n - k + 1) - 0.5) / (n - k)])
+    row = pc.ks_row("uniform + atom", eigs, lambda x: np.full_like(x, 1 - a), (0.0, 1.0), atom=a)
+    assert row["atom (sampled)"] == pytest.approx(a)
+    assert row["atom (theory)"] == a
+    assert row["KS distance"] == pytest.approx(0.5 / n, rel=1e-6)
+    assert row["99% bound 1.63/sqrt(N)"] == pytest.approx(1.63 / 20)
+    # the wrong atom is seen: the ECDF jumps by 1/4 at 0, the law by 0
+    wrong = pc.ks_row("no atom", eigs, lambda x: np.ones_like(x), (0.0, 1.0))
+    assert wrong["KS distance"] >= a
+
+
+def _fit_table(ks_over_bound: float, n: int = 400) -> pd.DataFrame:
+    bound = 1.63 / np.sqrt(n)
+    return pd.DataFrame([{"ensemble": "x", "atom (theory)": 0.0, "atom (sampled)": 0.0,
+                          "KS distance": ks_over_bound * bound, "99% bound 1.63/sqrt(N)": bound}])
+
+
+def test_beyond_semicircle_verdicts_quote_the_tables():
+    table = _fit_table(0.5)
+    dense = [row for row in _fit_table(0.8).to_dict("records")] * 3 + _fit_table(9.0).to_dict("records")
+    atoms = pd.DataFrame({"sampled": [0.5, 0.25], "theory": [0.5, 0.25 + 2e-3]})
+    sparse = pd.DataFrame({"sampled": [0.3, 0.1], "Bauer-Golinelli": [0.31, 0.1]})
+    critical = pd.DataFrame({"eps_c formula": [0.1, 0.2], "eps_c from the left edge": [0.1, 0.2 * (1 + 1e-7)],
+                             "(1 - phi)^2 / 2": [5.0, 4.0]})
+    verdicts = pc.beyond_semicircle_verdicts(table, table, [], table.to_dict("records"), atoms, dense, sparse,
+                                             critical, slope=1.5, sparse_samples=2, sparse_n=300)
+    assert [v.claim_id for v in verdicts] == ["P2.2", "P2.2b", "P2.2", "RMT", "RMT", "RMT"]
+    assert [v.status for v in verdicts] == list(pc.BEYOND_SEMICIRCLE_STATUS)
+    assert "3 sampled ensembles; largest KS distance = 0.50 x" in verdicts[0].evidence
+    assert "over 2 width ratios = 2.0e-03" in verdicts[1].evidence
+    assert "KS <= 0.80 x bound" in verdicts[2].evidence  # only the first three (dense) rows count
+    assert "2 x N = 300: 0.0100" in verdicts[3].evidence
+    assert "relative difference 1.0e-07; fitted exponent 1.500" in verdicts[4].evidence
+    assert ">= 20 x eps_c" in verdicts[5].evidence  # min(5 / 0.1, 4 / 0.2)
+
+
+# --- chapter 4 ----------------------------------------------------------------------------------------------------
+
+
+def _threshold_table(kmax: int = 5, shift: float = 0.0) -> pd.DataFrame:
+    rows = {p: {"E_inf": v[0], **{f"E_{k}": v[1 + k] for k in range(kmax + 1)}}
+            for p, v in DERIVED_PSPIN_THRESHOLDS.items()}
+    table = pd.DataFrame(rows).T.rename_axis("p")
+    table.loc[5, "E_2"] += shift
+    return table
+
+
+def test_threshold_deviation_and_layering_on_hand_made_tables():
+    assert pc.threshold_deviation(_threshold_table()) == 0.0
+    assert pc.threshold_deviation(_threshold_table(shift=3e-5)) == pytest.approx(3e-5)
+    extra = pd.concat([_threshold_table(kmax=2), pd.DataFrame({"E_inf": [9.0], "E_0": [9.9]}, index=[7])])
+    assert pc.threshold_deviation(extra) == 0.0  # rows and columns without a reference value are ignored
+    assert pc.layered_by_index(_threshold_table(), 5)
+    tie = _threshold_table(kmax=2)
+    tie.loc[3, "E_2"] = tie.loc[3, "E_1"]  # E_1 = E_2: not strictly layered
+    assert not pc.layered_by_index(tie, 2)
+    touch = _threshold_table(kmax=2)
+    touch.loc[10, "E_2"] = touch.loc[10, "E_inf"]
+    assert not pc.layered_by_index(touch, 2)
+
+
+def _general_table(index_name: str, values: list[tuple[str, int, float, float, float, float, float]],
+                   extra: dict | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame([{"normalisation": n, "p": p, index_name: x, "E_0": e0, "E_1": e1, "E_2": e2, "E_edge": ee,
+                           **(extra or {})} for n, p, x, e0, e1, e2, ee in values])
+    return frame.set_index(["normalisation", "p", index_name]).sort_index()
+
+
+def _chapter4_inputs(e0_p3: float = 1.6570, shift: float = 0.0, atom_e0: float = 1.70, broken: bool = True,
+                     inverted: bool = False) -> dict:
+    atom_table = _general_table("w", [
+        ("semicircle unchanged", 3, 0.0, 1.657, 1.653, 1.650, 1.633),
+        ("semicircle unchanged", 3, 0.1, atom_e0, 1.69, 1.68, 1.633),
+        ("variance-matched", 3, 0.1, np.nan if broken else 1.60, np.nan if broken else 1.59, np.nan, 1.70),
+    ])
+    nan_row = ("variance-matched", 3, 1.0, np.nan, np.nan, np.nan, 2.0)
+    ww_table = _general_table("q", [("variance-matched", 3, 0.01, 1.60, 1.62 if inverted else 1.59, 1.58, 1.57),
+                                    nan_row if broken else ("variance-matched", 3, 1.0, 1.8, 1.79, 1.78, 1.7)],
+                              {"sigma^2": 0.5, "atom": 0.0})
+    return {"threshold_table": _threshold_table(kmax=2, shift=shift), "e3": np.array([e0_p3]), "einf3": 1.63299,
+            "atom_table": atom_table, "atom_check": {w: v + 2e-5 for w, v in DERIVED_PSPIN_ATOM_ZEROS_P3.items()},
+            "ww_table": ww_table, "w_break": {3: 0.0213, 10: 0.2}, "q_break": {3: 0.0123, 10: np.nan},
+            "margin": {3: 0.0132, 10: 0.3}, "p_values": [3, 10], "kmax": 2}
+
+
+def test_layered_critical_points_verdicts_statuses():
+    verdicts = pc.layered_critical_points_verdicts(**_chapter4_inputs())
+    assert [v.status for v in verdicts] == ["reproduced", "confirmed", "confirmed", "confirmed", "qualified"]
+    assert "notes' values within 2.0e-05" in verdicts[2].evidence
+    assert "w_c = 0.021, q_c = 0.0123" in verdicts[2].evidence
+    assert "in all 3 (law, p) cases with a band; 2 cases have no band at all" in verdicts[3].evidence
+
+
+@pytest.mark.parametrize(("e0", "shift", "expected"), [
+    (1.65749, 0.0, "reproduced"),  # rounds to the published 1.657
+    (1.65751, 0.0, "contradicted"),  # rounds to 1.658
+    (1.6570, 5e-5, "reproduced"),  # within TABLE_TOL = 6e-5 of the 4-digit table
+    (1.6570, 7e-5, "contradicted"),
+])
+def test_threshold_verdict_boundaries(e0, shift, expected):
+    verdicts = pc.layered_critical_points_verdicts(**_chapter4_inputs(e0_p3=e0, shift=shift))
+    assert verdicts[0].status == expected
+
+
+def test_density_dependence_and_ordering_boundaries():
+    # an E_0 shift of 0.005 < SHIFT_MOVES: the dependence is only "qualified", whatever else breaks
+    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(atom_e0=1.662))[2].status == "qualified"
+    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(atom_e0=1.68))[2].status == "confirmed"
+    # every case keeps its band: not confirmed either
+    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(broken=False))[2].status == "qualified"
+    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(inverted=True))[3].status == "contradicted"
+
+
+# --- chapter 9 ----------------------------------------------------------------------------------------------------
+
+_SUMMARY_COLUMNS = ["KS semicircle/MP", "KS paper-2 ensembles", "KS bulk semicircle/MP", "KS bulk paper-2 ensembles",
+                    "W1 semicircle/MP", "W1 paper-2 ensembles"]
+
+
+def _summary(rows: dict[str, tuple[float, float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame({label: dict(zip(_SUMMARY_COLUMNS, (*v, 0.0, 0.0), strict=True)) for label, v in rows.items()}
+                        ).T.rename_axis("spectrum")
+
+
+def _sweep(measured: list[float], chain: list[float], best: list[float],
+           hidden: list[tuple[int, ...]] | None = None) -> pd.DataFrame:
+    hidden = hidden or [(4,), (8,), (4, 8), (8, 4)][: len(measured)]
+    return pd.DataFrame({"hidden": hidden, "P": [1000] * len(measured), "zero measured": measured,
+                         "chain 1-min(N_i)/N_0": chain, "best bound": best})
+
+
+_EVOLUTION = pd.DataFrame({"epoch": [0, 0, 5], "matrix": ["ggn", "ggn", "ggn"], "zero obs.": [0.93, 0.999, 0.5]})
+
+
+def _chapter9(summary=None, sweep=None, zero_mass=None, line=1.0, bezier=0.1):
+    summary = summary if summary is not None else _summary({
+        "MLP hessian": (0.4, 0.1, 0.3, 0.2), "MLP ggn": (0.01, 0.005, 0.6, 0.1), "Net hessian": (0.5, 0.01, 0.4, 0.3),
+        "Net ggn": (0.001, np.nan, 0.7, np.nan)})
+    sweep = sweep if sweep is not None else _sweep([0.5, 0.3, 0.2, 0.8], [0.9, 0.9, 0.9, 0.9], [0.5, 0.3, 0.1, 0.8])
+    zero_mass = zero_mass if zero_mass is not None else {"A": 0.75, "B": 0.8}
+    return pc.network_spectra_verdicts(summary, sweep, _EVOLUTION, zero_mass, line, bezier)
+
+
+def test_network_spectra_verdicts_on_a_clear_case():
+    verdicts = _chapter9()
+    assert [v.claim_id for v in verdicts] == ["P2.1", "P2.2", "P2.2b", "P2.4"]
+    assert [v.status for v in verdicts] == ["confirmed", "confirmed", "qualified", "qualified"]
+    assert "(moments or least squares; k = 0, 10, C or gap rule; 2 networks): 0.400" in verdicts[0].evidence
+    assert "0.001 (an MP law" in verdicts[0].evidence and "0.600 for the bulk" in verdicts[0].evidence
+    assert "in 3 of 3 spectra, for the bulk away from 0 in 3" in verdicts[1].evidence  # the NaN row is dropped
+    # |measured - chain|: 0.4, 0.6, 0.7, 0.1 -> 0.450; |measured - best|: 0, 0, 0.1, 0 -> 0.025, 3 met exactly
+    assert "by 0.450 on average and from the best counting bound by 0.025 (met exactly by 3)" in verdicts[2].evidence
+    assert "the atom spans 0.600" in verdicts[2].evidence
+    assert "weight near 0 of the two MLP Hessians 0.750-0.800" in verdicts[3].evidence
+    assert "the GGN has 0.930-0.999 near 0 already at initialisation" in verdicts[3].evidence
+
+
+@pytest.mark.parametrize(("hess", "ggn", "ggn_bulk", "expected"), [
+    (0.2, 0.2, 0.01, "confirmed"),  # the GGN deviates as a whole
+    (0.2, 0.01, 0.2, "confirmed"),  # ... or in its bulk
+    (0.1, 0.01, 0.2, "qualified"),  # KS = 0.1 is not a strong deviation (strict >)
+    (0.2, 0.1, 0.1, "qualified"),
+    (0.1, 0.1, 0.1, "contradicted"),
+])
+def test_p21_thresholds(hess, ggn, ggn_bulk, expected):
+    summary = _summary({"N hessian": (hess, 0.01, 0.5, 0.4), "N ggn": (ggn, 0.01, ggn_bulk, 0.01)})
+    assert _chapter9(summary=summary)[0].status == expected
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ({"a hessian": (0.3, 0.1, 0.3, 0.2), "a ggn": (0.3, 0.1, 0.3, 0.2)}, "confirmed"),
+    ({"a hessian": (0.3, 0.1, 0.3, 0.4), "a ggn": (0.3, 0.4, 0.3, 0.4)}, "qualified"),  # better whole, once
+    ({"a hessian": (0.3, 0.3, 0.3, 0.3), "a ggn": (0.3, 0.4, 0.3, 0.4)}, "contradicted"),  # ties are not better
+])
+def test_p22_thresholds(rows, expected):
+    assert _chapter9(summary=_summary(rows))[1].status == expected
+
+
+@pytest.mark.parametrize(("measured", "chain", "best", "expected"), [
+    ([0.5, 0.3, 0.2, 0.8], [0.5, 0.3, 0.2, 0.8 - 0.19], [0.0] * 4, "confirmed"),  # mean |error| 0.0475 < 0.05
+    ([0.5, 0.3, 0.5, 0.55], [0.6] * 4, [0.0] * 4, "contradicted"),  # spans 0.05 and the bound is worse
+    ([0.5, 0.3, 0.5, 0.55], [0.6] * 4, [0.5, 0.3, 0.5, 0.55], "qualified"),  # the counting bound does better
+    ([0.5, 0.3, 0.4, 0.55], [0.4] * 4, [0.0] * 4, "qualified"),  # spans 0.15 > 0.1 across width ratios
+])
+def test_p22b_thresholds(measured, chain, best, expected):
+    assert _chapter9(sweep=_sweep(measured, chain, best))[2].status == expected
+
+
+@pytest.mark.parametrize(("bezier", "zero_mass", "expected"), [
+    (0.2, {"A": 0.75, "B": 0.8}, "qualified"),
+    (0.25, {"A": 0.75, "B": 0.8}, "open"),  # the curve must take more than 3/4 of the barrier away (strict <)
+    (0.2, {"A": 0.1, "B": 0.8}, "open"),  # a weight of 0.1 near zero is not an atom (strict >)
+])
+def test_p24_thresholds(bezier, zero_mass, expected):
+    assert _chapter9(zero_mass=zero_mass, line=1.0, bezier=bezier)[3].status == expected
+
+
+def test_status_when_is_the_rule_behind_the_two_outcome_claims():
+    assert status_when(True, "reproduced", "contradicted") == "reproduced"
+    assert status_when(False, "qualified", "open") == "open"
+    with pytest.raises(ValueError, match="not one of"):
+        status_when(True, "holds", "open")
