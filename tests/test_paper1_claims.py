@@ -56,7 +56,7 @@ def test_goe_like_share() -> None:
     assert np.isnan(pc.goe_like_share(rows.iloc[:0]))
 
 
-# --- chapter 05 --------------------------------------------------------------------------------------------
+# --- chapter 3 --------------------------------------------------------------------------------------------
 
 
 def _summary(trained: list[dict], init: list[dict]) -> pd.DataFrame:
@@ -126,7 +126,7 @@ def test_spline_threshold_is_twice_the_iid_critical_value() -> None:
     assert v["P1.1a"].status == "qualified" and "(not: E2)" in v["P1.1a"].evidence
 
 
-# --- chapter 06 --------------------------------------------------------------------------------------------
+# --- chapter 4 --------------------------------------------------------------------------------------------
 
 
 def _fit() -> ModelFit:
@@ -181,7 +181,7 @@ def test_the_shift_variance_stays_open_and_names_the_closer_convention() -> None
     assert "closer (log ratio): notebook" in v.evidence
 
 
-# --- chapter 07 --------------------------------------------------------------------------------------------
+# --- chapter 5 --------------------------------------------------------------------------------------------
 
 
 def _decay(near: float, far: float, chi2: float) -> dict:
@@ -214,7 +214,7 @@ def test_the_se_shape_is_contradicted_from_the_chi2_threshold_on() -> None:
     assert _decorrelation(_decay(0.99, 0.0, 40.0), _decay(0.99, 0.0, 1.0))[1].status == "contradicted"
 
 
-# --- chapter 08 --------------------------------------------------------------------------------------------
+# --- chapter 6 --------------------------------------------------------------------------------------------
 
 
 def _curve(model: str, c: float, aicc: float, c_high: float | None = None) -> CurveFit:

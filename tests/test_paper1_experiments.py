@@ -22,7 +22,7 @@ from lib.rmt.ensembles import goe
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.true_loss import se_gradient_correlation
 
-# --- chapter 05: batch-Hessian level statistics ------------------------------------------------------------
+# --- chapter 3: batch-Hessian level statistics ------------------------------------------------------------
 
 
 def test_pooled_ratios_drop_repeated_levels_and_short_spectra() -> None:
@@ -98,7 +98,7 @@ def test_proportion_table_and_null_space_share_on_known_fractions() -> None:
     assert hs.null_space_share(table, ["E1", "E4"]) == pytest.approx({"E1": 0.25})
 
 
-# --- chapter 06: the true-loss model and the networks ------------------------------------------------------
+# --- chapter 4: the true-loss model and the networks ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_network_spectra_smoke(tmp_path, monkeypatch) -> None:
     np.testing.assert_array_equal(again["spectra"], out["spectra"])
 
 
-# --- chapter 07: gradient decorrelation --------------------------------------------------------------------
+# --- chapter 5: gradient decorrelation --------------------------------------------------------------------
 
 
 def test_decay_summary_recovers_a_known_length_scale() -> None:
@@ -201,7 +201,7 @@ def test_measure_decorrelation_smoke(tmp_path, monkeypatch) -> None:
     assert data["n_parameters"] > 0 and data["norm_w"] > 0
 
 
-# --- chapter 08: the training budget -----------------------------------------------------------------------
+# --- chapter 6: the training budget -----------------------------------------------------------------------
 
 
 def _curve(model: str, c: float, aicc: float) -> CurveFit:

@@ -32,7 +32,7 @@ __all__ = [
 #: <r~> of the GOE at large N, 0.5307 (Atas et al. 2013, Table I); the Poisson value is 2 ln 2 - 1 = 0.3863.
 GOE_R = GOE_MEAN_MIN_RATIO
 
-# --- chapter 05: GOE local statistics of batch Hessians
+# --- chapter 3: GOE local statistics of batch Hessians
 #: Widening of a population's 95 % <r~> interval, on both sides, before it must contain 0.5307: an allowance for
 #: the finite-size bias of <r~> and for spectra that are not unfolded. A convention kept from the chapter as it
 #: was (not calibrated on a null model; to be replaced by a calibrated allowance).
@@ -46,13 +46,13 @@ SPACING_KS_FACTOR = 2.0
 #: (round-off) populations is GOE-like, and only qualified below it.
 NULL_GOE_SHARE = 0.5
 
-# --- chapter 06: the true-loss model
+# --- chapter 4: the true-loss model
 #: Largest |<r~> - 0.5307| over the model's sample sets for its local statistics to count as GOE.
 MODEL_RATIO_TOL = 0.02
 #: Largest KS distance between the networks' bulk and its moment-matched semicircle for the bulk to count as one.
 BULK_SEMICIRCLE_KS = 0.1
 
-# --- chapter 07: gradient decorrelation
+# --- chapter 5: gradient decorrelation
 #: The mean gradient cosine must exceed NEAR_COSINE at the smallest distance and stay within FAR_COSINE of 0 at the
 #: largest, around both the initial and the trained points, for the decorrelation to count as shown.
 NEAR_COSINE = 0.9
@@ -60,7 +60,7 @@ FAR_COSINE = 0.2
 #: Largest reduced chi^2 of the squared-exponential shape (around initial and trained points) for it to fit.
 SE_SHAPE_CHI2 = 3.0
 
-# --- chapter 08: the training budget
+# --- chapter 6: the training budget
 #: Largest relative deviation of the refit from the published parameters for the fit to count as reproduced.
 REFIT_REL_TOL = 5e-4
 #: AICc difference (exponential - power law) above which the power law counts as favoured (Burnham & Anderson
@@ -69,7 +69,7 @@ AICC_SUPPORT = 2.0
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Chapter 05
+# Chapter 3
 
 
 def goe_like(row: Any) -> bool:
@@ -100,7 +100,7 @@ def goe_statistics_verdicts(
     *,
     spline_selection: str,
 ) -> list[Verdict]:
-    """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 05's tables.
+    """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's tables.
 
     ``summary``: ``summary_table`` rows labelled "<id> trained" / "<id> init" (paper 1's cut-off, pool unfolding);
     ``split``: ``split_table`` (genuine and null-space populations, float64 and float32); ``sensitivity``: the
@@ -151,7 +151,7 @@ def goe_statistics_verdicts(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Chapter 06
+# Chapter 4
 
 
 def true_loss_verdicts(
@@ -166,7 +166,7 @@ def true_loss_verdicts(
     dataset: str,
     n_parameters: int,
 ) -> list[Verdict]:
-    """Verdicts on P1.2 (the true-loss model) from chapter 06's results.
+    """Verdicts on P1.2 (the true-loss model) from chapter 4's results.
 
     ``ratio_table``: ``true_loss_model.model_ratio_table`` (rows "as published" are left out of the check);
     ``compare``: ``true_loss_networks.model_comparison`` (networks first); ``fit``: the model fitted to the
@@ -201,7 +201,7 @@ def true_loss_verdicts(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Chapter 07
+# Chapter 5
 
 
 def gradient_decorrelation_verdicts(
@@ -214,7 +214,7 @@ def gradient_decorrelation_verdicts(
     n_networks: int,
     n_directions: int,
 ) -> list[Verdict]:
-    """Verdicts on P1.2b (gradients decorrelate with distance, with the squared-exponential shape) from chapter 07.
+    """Verdicts on P1.2b (gradients decorrelate with distance, with the squared-exponential shape) from chapter 5.
 
     ``summary``: ``decay_summary`` of the cosines around the "trained" and the "init" points; ``data``:
     ``measure_decorrelation``'s results (``n_parameters``, ``sol_c``, ``sol_d``). Decorrelation is confirmed when
@@ -243,7 +243,7 @@ def gradient_decorrelation_verdicts(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Chapter 08
+# Chapter 6
 
 
 def training_budget_verdicts(
@@ -256,7 +256,7 @@ def training_budget_verdicts(
     n_budgets: int,
     n_seeds: int,
 ) -> list[Verdict]:
-    """Verdicts on P1.3 (the best loss approaches its asymptote exponentially in the budget) from chapter 08.
+    """Verdicts on P1.3 (the best loss approaches its asymptote exponentially in the budget) from chapter 6.
 
     ``published_fits`` / ``our_fits``: "loss" and "error" -> (exponential fit, power-law fit) of the published
     ResNet-50 table and of our runs; ``max_rel_dev``: the largest relative deviation of the refit from the
