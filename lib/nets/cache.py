@@ -16,7 +16,8 @@ qualified name, bytecode, constants, defaults, closure and partial arguments, so
 
 Every write goes to a temporary file in the destination's directory followed by :func:`os.replace`, which is
 atomic on POSIX and Windows, so a reader sees either the old entry or the complete new one, and a run killed
-mid-write leaves no half-written entry behind.
+mid-write leaves no half-written entry behind (its temporary file is deleted by :func:`sweep_orphans`, which the
+batch runner calls, once it is an hour old). Files get the mode of an ordinary new file (``0o666 & ~umask``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import types
 import warnings
 import zipfile
@@ -160,11 +162,23 @@ def _check_namespace(namespace: str) -> None:
         raise ValueError(f"cache namespace must be letters, digits, '_', '-' or '.', got {namespace!r}")
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write ``path`` through a temporary file in its directory, fsync, then :func:`os.replace`."""
+    """Write ``path`` through a temporary file in its directory, fsync, then :func:`os.replace`.
+
+    The file gets the mode of an ordinary new file (``0o666 & ~umask``), not :func:`tempfile.mkstemp`'s 0600, so a
+    cache directory shared by a group stays readable to it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -173,6 +187,27 @@ def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sweep_orphans(directory: str | Path | None = None, older_than: float = 3600.0) -> list[Path]:
+    """Delete the ``*.tmp`` files under ``directory`` (default :func:`cache_root`) last written over ``older_than``
+    seconds ago: temporary files of writes that were killed before their rename. Return the deleted paths.
+
+    A write in progress keeps its file's modification time fresh, so it is left alone.
+    """
+    directory = Path(directory) if directory is not None else cache_root()
+    if not directory.is_dir():
+        return []
+    cutoff = time.time() - older_than
+    removed = []
+    for path in directory.rglob("*.tmp"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # removed meanwhile by another sweep
+            continue
+    return removed
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
