@@ -31,6 +31,28 @@ never pulls in torch.
     lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules and
     ``foundation_claims``, ``paper1_claims``, ``paper2_claims`` the verdicts of each chapter · ``published`` the
     papers' reference numbers · ``benchmark_results`` the recorded benchmarks · ``plotting`` the figure style.
+
+A process started with ``RMT_LIB_ROOT=<checkout>`` (the batch runner's kernels are) may import only
+``<checkout>/lib``: importing this package from anywhere else raises :class:`ImportError`, so a chapter never runs
+on another clone's ``lib`` than the one the runner fingerprinted.
 """
 
+import os as _os
+from pathlib import Path as _Path
+
 __version__ = "0.1.0"
+LIB_ROOT_VARIABLE = "RMT_LIB_ROOT"
+
+
+def _check_checkout() -> None:
+    """Raise ImportError when ``RMT_LIB_ROOT`` names a checkout whose ``lib`` is not this package."""
+    root = _os.environ.get(LIB_ROOT_VARIABLE)
+    here = _Path(__file__).resolve().parent
+    if root and here != (_Path(root) / "lib").resolve():
+        raise ImportError(
+            f"lib imported from {here}, but {LIB_ROOT_VARIABLE}={root} asks for {_Path(root) / 'lib'}: "
+            f"put {root} first on PYTHONPATH (python -m lib.batch does this for its kernels)"
+        )
+
+
+_check_checkout()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -36,20 +39,27 @@ def _write_notebook(path: Path, cells: list[tuple[str, bool]]) -> None:
     nbformat.write(nb, path)
 
 
+def make_book(root: Path, extra: dict[str, list[tuple[str, bool]]] | None = None) -> Path:
+    """A book in ``root`` with two chapters (one that works, one that fails when asked to), the chapters of
+    ``extra`` (name -> cells) after them, and a smoke profile."""
+    (root / "chapters" / "params").mkdir(parents=True)
+    chapters = {"good": OK_NOTEBOOK, "bad": FAILING_NOTEBOOK, **(extra or {})}
+    for name, cells in chapters.items():
+        _write_notebook(root / "chapters" / f"{name}.ipynb", cells)
+    toc = {"format": "jb-book", "root": "intro",
+           "chapters": [{"file": "verdicts"}, *({"file": f"chapters/{name}"} for name in chapters)]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc))
+    (root / "intro.md").write_text("# Intro\n\nThe semicircle $\\rho(x) = \\sqrt{4 - x^2} / (2\\pi)$.\n")
+    for name in ("_config.yml", "references.bib"):
+        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
+    (root / "chapters" / "params" / "smoke.yaml").write_text("good:\n  n: 1\nbad:\n  fail: false\n")
+    return root
+
+
 @pytest.fixture
 def book(tmp_path: Path) -> Path:
     """A book with two chapters (one that works, one that fails when asked to) and a smoke profile."""
-    (tmp_path / "chapters" / "params").mkdir(parents=True)
-    _write_notebook(tmp_path / "chapters" / "good.ipynb", OK_NOTEBOOK)
-    _write_notebook(tmp_path / "chapters" / "bad.ipynb", FAILING_NOTEBOOK)
-    toc = {"format": "jb-book", "root": "intro",
-           "chapters": [{"file": "verdicts"}, {"file": "chapters/good"}, {"file": "chapters/bad"}]}
-    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
-    (tmp_path / "intro.md").write_text("# Intro\n\nThe semicircle $\\rho(x) = \\sqrt{4 - x^2} / (2\\pi)$.\n")
-    for name in ("_config.yml", "references.bib"):
-        (tmp_path / name).write_bytes((REPO_ROOT / name).read_bytes())
-    (tmp_path / "chapters" / "params" / "smoke.yaml").write_text("good:\n  n: 1\nbad:\n  fail: false\n")
-    return tmp_path
+    return make_book(tmp_path)
 
 
 def test_chapters_come_from_the_toc_with_their_defaults(book: Path) -> None:
@@ -163,3 +173,71 @@ def test_build_renders_executed_chapters_and_refuses_missing_ones(book: Path) ->
     assert (out / "html" / "index.html").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert {r["chapter"] for r in summary} == {"good", "bad"} and all(r["status"] == "ok" for r in summary)
+
+
+PROBE_NOTEBOOK = [
+    ("label = 'probe'", True),
+    ("import os\n\nimport lib\n\nprint('LIB', lib.__file__)\n"
+     "print('ENV', *(os.environ.get(v) for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', "
+     "'RMT_THREADS')))", False),
+    ("from lib.curvature.device import thread_count\n\nprint('TORCH', thread_count())", False),
+]
+
+
+def _printed(notebook: Path, tag: str) -> list[str]:
+    """The words after ``tag`` on the line the executed notebook printed with it."""
+    nb = nbformat.read(notebook, as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    line = next(ln for ln in text.splitlines() if ln.startswith(tag + " "))
+    return line.split()[1:]
+
+
+@pytest.mark.slow
+def test_kernels_import_the_checkout_being_run(tmp_path: Path) -> None:
+    """A kernel imports this checkout's lib even where PYTHONPATH offers another one first (a second clone)."""
+    book = make_book(tmp_path / "book", {"probe": PROBE_NOTEBOOK})
+    decoy = tmp_path / "other_clone"
+    (decoy / "lib").mkdir(parents=True)
+    (decoy / "lib" / "__init__.py").write_text("__version__ = 'another clone'\n")
+    env = {k: v for k, v in os.environ.items() if k != "RMT_LIB_ROOT"}
+    env["PYTHONPATH"] = str(decoy)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "lib.batch", "--profile", "smoke", "--chapters", "probe", "--no-progress",
+               "--root", str(book), "--out", str(out)]
+    proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert _printed(out / "chapters" / "probe.ipynb", "LIB") == [str(REPO_ROOT / "lib" / "__init__.py")]
+    (record,) = json.loads((out / "summary.json").read_text())
+    assert record["lib_path"] == str(REPO_ROOT / "lib")
+
+
+def test_lib_refuses_to_be_imported_from_another_checkout(tmp_path: Path) -> None:
+    env = {**os.environ, "RMT_LIB_ROOT": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-c", "import lib"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f"ImportError: lib imported from {REPO_ROOT / 'lib'}, but RMT_LIB_ROOT={tmp_path}" in proc.stderr
+    env["RMT_LIB_ROOT"] = str(REPO_ROOT)
+    assert subprocess.run([sys.executable, "-c", "import lib"], cwd=tmp_path, env=env).returncode == 0
+
+
+@pytest.mark.slow
+def test_thread_count_reaches_the_kernel_and_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    book = make_book(tmp_path / "book", {"probe": PROBE_NOTEBOOK})
+    out = tmp_path / "out"
+    monkeypatch.setenv("RMT_DEVICE", "cpu")
+    for name in batch.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    args = ["--profile", "smoke", "--chapters", "probe", "--no-progress", "--root", str(book), "--out", str(out)]
+    assert batch.main(args) == 0
+    notebook = out / "chapters" / "probe.ipynb"
+    assert _printed(notebook, "ENV") == ["1"] * 4  # the default: one thread
+    assert _printed(notebook, "TORCH") == ["1"]  # torch in the kernel follows it (the machine has more cores)
+    (record,) = json.loads((out / "summary.json").read_text())
+    assert record["threads"] == 1 and record["torch"].startswith("torch ") and record["device"].startswith("cpu")
+    assert not any(name in os.environ for name in batch.THREAD_VARIABLES)  # the caller's environment is untouched
+    assert batch.main(["--threads", "0", "--root", str(book), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: --threads must be at least 1, got 0"
+    with pytest.raises(SystemExit):
+        batch.main(["--help"])
+    assert "default 1, which survives a busy machine" in " ".join(capsys.readouterr().out.split())

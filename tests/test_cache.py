@@ -25,7 +25,7 @@ def test_cache_root_from_env_else_checkout(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_cache_key_is_sha256_of_canonical_json() -> None:
     inputs = {"b": (1, 2.5), "a": np.int64(3), "c": None}
     expected = json.dumps(
-        {"namespace": "ns", "inputs": {"a": 3, "b": [1, 2.5], "c": None}, "lib": lib.__version__,
+        {"namespace": "ns", "inputs": {"a": 3, "b": [1, 2.5], "c": None}, "code": "", "lib": lib.__version__,
          "torch": torch.__version__},
         sort_keys=True, separators=(",", ":"),
     )
@@ -63,7 +63,7 @@ def test_load_or_compute_computes_once(tmp_path: Path) -> None:
     assert len(calls) == 1
     np.testing.assert_array_equal(second["evals"], np.linspace(0, 1, 5))
     assert second["n"] == 3 and first.keys() == second.keys()
-    key = cache.cache_key("spectra", {"m": 1})
+    key = cache.cache_key("spectra", {"m": 1}, cache.code_digest(compute))
     assert (tmp_path / "spectra" / f"{key}.npz").is_file()
     assert json.loads((tmp_path / "spectra" / f"{key}.json").read_text())["inputs"] == {"m": 1}
     assert not list((tmp_path / "spectra").glob("*.tmp"))  # no temporary file left behind
@@ -72,8 +72,14 @@ def test_load_or_compute_computes_once(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_corrupt_entry_is_reported_and_recomputed(tmp_path: Path, damage: str) -> None:
     values = np.arange(1000.0)
-    cache.load_or_compute("t", {}, lambda: {"v": values}, cache_dir=tmp_path)
-    path = tmp_path / "t" / f"{cache.cache_key('t', {})}.npz"
+    calls = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"v": values}
+
+    cache.load_or_compute("t", {}, compute, cache_dir=tmp_path)
+    path = tmp_path / "t" / f"{cache.cache_key('t', {}, cache.code_digest(compute))}.npz"
     raw = bytearray(path.read_bytes())
     if damage == "truncate":
         raw = raw[: len(raw) // 2]
@@ -81,9 +87,10 @@ def test_corrupt_entry_is_reported_and_recomputed(tmp_path: Path, damage: str) -
         raw[len(raw) // 3] ^= 0xFF  # inside the stored array: the member's CRC-32 no longer matches
     path.write_bytes(bytes(raw))
     with pytest.warns(RuntimeWarning, match="recomputing"):
-        again = cache.load_or_compute("t", {}, lambda: {"v": values}, cache_dir=tmp_path)
+        again = cache.load_or_compute("t", {}, compute, cache_dir=tmp_path)
     np.testing.assert_array_equal(again["v"], values)
-    np.testing.assert_array_equal(cache.load_or_compute("t", {}, dict, cache_dir=tmp_path)["v"], values)
+    np.testing.assert_array_equal(cache.load_or_compute("t", {}, compute, cache_dir=tmp_path)["v"], values)
+    assert len(calls) == 2  # computed, recomputed after the damage, then served
 
 
 def test_failed_write_keeps_the_old_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

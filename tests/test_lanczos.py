@@ -141,3 +141,11 @@ def test_smoothing_integrates_to_one_and_errors():
         DenseOperator(np.ones((2, 3)))
     with pytest.raises(TypeError, match="matvec"):
         lanczos(np.eye(3), 2)
+
+
+def test_lanczos_refuses_a_non_symmetric_matrix():
+    a = torch.randn(20, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with pytest.raises(ValueError, match="not symmetric"):
+        DenseOperator(a)
+    sym = (a + a.T) / 2
+    DenseOperator(sym + 1e-15 * torch.eye(20, dtype=torch.float64).roll(1, 0))  # round-off is accepted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,19 @@ def test_padded_mnist_feeds_vgg16(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not accept"):
         tr.train(tr.TrainConfig(model="vgg16", epochs=0, dataset="mnist5k", dataset_kwargs={"n": 20, "n_test": 10}),
                  cache_dir=tmp_path, progress=False)
+
+
+def test_a_run_cached_under_another_thread_count_is_flagged(tmp_path: Path) -> None:
+    config = tr.TrainConfig(model="logistic", dataset="digits", dataset_kwargs={"n": 100, "n_test": 50}, epochs=1)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        tr.train(config, cache_dir=tmp_path, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # same thread count: served silently
+            tr.train(config, cache_dir=tmp_path, progress=False)
+        torch.set_num_threads(2)
+        with pytest.warns(RuntimeWarning, match="1 thread"):
+            tr.train(config, cache_dir=tmp_path, progress=False)
+    finally:
+        torch.set_num_threads(threads)

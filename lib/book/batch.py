@@ -9,11 +9,18 @@ Usage (``python -m lib.batch --help`` for all options)::
     python -m lib.batch --profile paper --cluster local  # or --scheduler tcp://host:8786 (Dask)
 
 Each run is keyed by :func:`lib.book.fingerprint.notebook_fingerprint` (notebook, parameters, the ``lib`` modules it
-imports, the pinned requirements). A run whose key matches a previous successful run is skipped (``--force``
-redoes it), so an interrupted batch resumes where it stopped. Papermill writes to ``*.partial.ipynb`` and the file
-is renamed only after the last cell succeeded, so a killed run never passes for a finished one; a failed run keeps
-its notebook as ``*.failed.ipynb`` for inspection. Every run's status, duration, parameters, device and library
-version go to ``<out>/summary.json``; the exit status is non-zero when any run failed, and the failures are named.
+imports, the pinned requirements). A run whose key matches a previous successful run, and whose notebook is still
+there and readable, is skipped (``--force`` redoes it), so an interrupted batch resumes where it stopped. Papermill
+writes to ``*.partial.ipynb`` and the file is renamed only after the last cell succeeded, so a killed run never
+passes for a finished one; a failed run keeps its notebook as ``*.failed.ipynb`` for inspection.
+
+The kernels import the ``lib`` of this checkout (its root first on ``PYTHONPATH``, and ``RMT_LIB_ROOT`` makes
+``lib`` refuse to be imported from anywhere else) and run with ``--threads`` threads (default 1) for torch, OpenMP
+and the BLAS. Everything is checked before the first run: the profile, overrides and grid, ``RMT_DEVICE``, the
+options, and that the output folder is writable. Every run's status, duration, parameters, device, thread count,
+torch build, library version and path go to ``<out>/summary.json``, rewritten after every run and on an interruption
+(Ctrl-C or SIGTERM); a run that fails, even with an OSError such as a full disk, is recorded and the batch goes on.
+The exit status is non-zero when any run failed, and the failures are named.
 """
 
 from __future__ import annotations
@@ -22,18 +29,26 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lib import __version__
+from lib import LIB_ROOT_VARIABLE, __version__
 from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
 from lib.book.profiles import Chapter, ProfileError, chapters, expand_grid, load_profile, parse_override
+from lib.nets.code_digest import LIB_DIR
 
 BUILD_ROOT = REPO_ROOT / "_build"
+# what the kernels' thread pools follow: OpenMP (torch, MKL), MKL, OpenBLAS (NumPy), and lib.curvature.device
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RMT_THREADS")
+ORPHAN_AGE_S = 3600.0
 
 
 def default_out(profile: str) -> Path:
@@ -72,6 +87,20 @@ class Record:
     output: str
     error: str = ""
     finished: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    threads: int = 0  # threads the kernel ran with (0: not recorded, a run from before the option)
+    torch: str = ""  # torch's version and CPU build
+    lib_path: str = ""  # the lib package the kernel imported
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Record:
+        """The record saved as ``data`` (unknown keys ignored); raises ValueError when it is not one."""
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a record, got {type(data).__name__}")
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
 
 
 def plan(
@@ -82,14 +111,15 @@ def plan(
     out: Path | None = None,
     root: Path = REPO_ROOT,
 ) -> list[Run]:
-    """Validate the request and list the runs it asks for; raises :class:`ProfileError` before anything runs.
+    """Validate the request and list the runs it asks for, each once; raises :class:`ProfileError` before anything
+    runs.
 
     ``root`` is the book's folder (``_toc.yml``, ``chapters/params``); the default is this repository.
     """
     known = chapters(root)
     if not known:
         raise ProfileError("_toc.yml lists no chapter notebooks")
-    chosen = list(selected) if selected else list(known)
+    chosen = list(dict.fromkeys(selected)) if selected else list(known)
     for name in chosen:
         if name not in known:
             raise ProfileError(f"unknown chapter {name!r} (chapters: {', '.join(known)})")
@@ -99,47 +129,90 @@ def plan(
         params[chapter][name] = value
     out = out or default_out(profile)
     sweeps = expand_grid(grid, known) if grid else {}
-    runs: list[Run] = []
+    for name in sweeps:
+        if name not in chosen:
+            raise ProfileError(f"{grid}: chapter {name!r} is not among the selected chapters ({', '.join(chosen)})")
+    runs: dict[str, Run] = {}
     for name in chosen:
         chapter: Chapter = known[name]
         for point in sweeps.get(name, [None]):
             values = {**params[name], **(point or {})}
-            key = notebook_fingerprint(chapter.path, values)
             if point is None:
                 output = out / "chapters" / f"{name}.ipynb"
             else:
                 slug = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
                 output = out / "runs" / name / f"{name}-{slug}.ipynb"
-            runs.append(Run(name, str(chapter.path), values, str(output), key))
-    if sweeps and not set(sweeps) & set(chosen):
-        raise ProfileError("the grid names none of the selected chapters")
-    return runs
+            if str(output) not in runs:  # grid points equal after the profile's values are one run
+                runs[str(output)] = Run(name, str(chapter.path), values, str(output),
+                                        notebook_fingerprint(chapter.path, values))
+    return list(runs.values())
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _move_aside(path: Path, problem: str) -> None:
+    """Rename an unreadable ``path`` to ``<name>.corrupt-<time>`` and warn about it."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        path.replace(target)
+        _warn(f"{path} is unreadable ({problem}); moved aside to {target.name}")
+    except OSError as exc:
+        _warn(f"{path} is unreadable ({problem}) and could not be moved aside: {exc}")
 
 
 def _state_path(run: Run) -> Path:
     return Path(run.output).parent / ".state" / f"{Path(run.output).stem}.json"
 
 
-def is_done(run: Run) -> bool:
-    """True when an identical run (same key) finished successfully and its notebook is still there."""
+def _read_state(run: Run) -> Record | None:
+    """The record of the run's last execution, None when there is none; an unreadable one is moved aside."""
     state = _state_path(run)
-    if not state.is_file() or not Path(run.output).is_file():
-        return False
+    if not state.is_file():
+        return None
     try:
-        record = json.loads(state.read_text())
-    except (OSError, json.JSONDecodeError):
+        return Record.from_dict(json.loads(state.read_text()))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        _move_aside(state, str(exc))
+        return None
+
+
+def _readable_notebook(path: Path) -> bool:
+    """Whether ``path`` holds a notebook (JSON with a list of cells); an empty or truncated file does not."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
         return False
-    return record.get("status") == "ok" and record.get("key") == run.key
+    return isinstance(data, dict) and isinstance(data.get("cells"), list)
+
+
+def _cached(run: Run) -> Record | None:
+    """The record of an identical run (same key) that succeeded and whose notebook is still there and readable."""
+    record = _read_state(run)
+    if record is None or record.status != "ok" or record.key != run.key:
+        return None
+    return record if _readable_notebook(Path(run.output)) else None
+
+
+def is_done(run: Run) -> bool:
+    """True when an identical run (same key) finished successfully and its notebook is still there and readable.
+
+    An unreadable state file is moved aside (see :func:`_read_state`).
+    """
+    return _cached(run) is not None
 
 
 def _device_description() -> str:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is pinned in requirements
-        return "cpu"
-    if torch.cuda.is_available():
+    """The device ``RMT_DEVICE`` selects (validated), with the GPU's name or the CPU's core count."""
+    import torch
+
+    from lib.curvature.device import requested_device
+
+    device = requested_device()
+    if device.type == "cuda":
         visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-        return f"cuda ({torch.cuda.get_device_name(0)}{', visible ' + visible if visible else ''})"
+        return f"{device} ({torch.cuda.get_device_name(device)}{', visible ' + visible if visible else ''})"
     return f"cpu ({os.cpu_count()} cores)"
 
 
@@ -150,48 +223,92 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def execute(run: Run, timeout: int = 3600) -> Record:
-    """Execute one run with papermill (atomically, see module doc) and record the outcome."""
+def kernel_environment(threads: int) -> dict[str, str]:
+    """The variables a run's kernel gets: this checkout first on ``PYTHONPATH`` and named by ``RMT_LIB_ROOT``, the
+    thread count for every thread pool, and inline figures (even where the caller's environment picks a file
+    backend)."""
+    path = os.environ.get("PYTHONPATH")
+    return {
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), path] if path else [str(REPO_ROOT)]),
+        LIB_ROOT_VARIABLE: str(REPO_ROOT),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        **dict.fromkeys(THREAD_VARIABLES, str(threads)),
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block (a kernel started inside inherits them)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def execute(run: Run, timeout: int = 3600, threads: int = 1) -> Record:
+    """Execute one run with papermill (atomically, see module doc) and record the outcome.
+
+    Any exception of the run (a failing cell, a dead kernel, a timeout, an OSError such as a full disk) makes a
+    failed record; a run whose record cannot be saved counts as failed too.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from lib.curvature.device import torch_build
+
     output = Path(run.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.stem + ".partial.ipynb")
     failed = output.with_name(output.stem + ".failed.ipynb")
-    # Figures must come back as inline images even where the caller's environment picks a file backend.
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     start = time.perf_counter()
-    error = ""
+    error = device = ""
     try:
-        papermill.execute_notebook(
-            run.notebook,
-            str(partial),
-            parameters=run.parameters,
-            kernel_name="python3",
-            cwd=str(Path(run.notebook).parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {exc.evalue}"
-    except Exception as exc:  # a kernel death or timeout is a failed run, not a crash of the batch
-        error = f"{type(exc).__name__}: {exc}"
-    seconds = time.perf_counter() - start
-    if error:
-        if partial.exists():
-            partial.replace(failed)
-        status = "failed"
-    else:
+        device = _device_description()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with _environment(kernel_environment(threads)):
+            papermill.execute_notebook(
+                run.notebook,
+                str(partial),
+                parameters=run.parameters,
+                kernel_name="python3",
+                cwd=str(Path(run.notebook).parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
         partial.replace(output)
         failed.unlink(missing_ok=True)
-        status = "ok"
+    except PapermillExecutionError as exc:
+        error = f"cell {exc.cell_index} (In [{exc.exec_count}]): {exc.ename}: {exc.evalue}"
+    except Exception as exc:  # a kernel death, timeout or OSError is a failed run, not a crash of the batch
+        error = f"{type(exc).__name__}: {exc}"
+    if error and partial.exists():
+        try:
+            partial.replace(failed)
+        except OSError as exc:
+            error += f" (and the notebook was not kept: {exc})"
     record = Record(
-        run.chapter, run.parameters, status, round(seconds, 2), _device_description(), __version__,
-        run.key, run.output, error,
+        chapter=run.chapter, parameters=run.parameters, status="failed" if error else "ok",
+        seconds=round(time.perf_counter() - start, 2), device=device, lib_version=__version__, key=run.key,
+        output=run.output, error=error, threads=threads, torch=torch_build(), lib_path=str(LIB_DIR),
     )
-    _write_json(_state_path(run), asdict(record))
+    try:
+        _write_json(_state_path(run), asdict(record))
+    except OSError as exc:
+        record.status = "failed"
+        record.error = record.error or f"the run's record could not be saved: {type(exc).__name__}: {exc}"
     return record
+
+
+def _lost(run: Run, exc: BaseException, threads: int) -> Record:
+    """The record of a run whose worker crashed or could not be reached (its own record is lost)."""
+    return Record(chapter=run.chapter, parameters=run.parameters, status="failed", seconds=0.0, device="",
+                  lib_version=__version__, key=run.key, output=run.output, error=f"{type(exc).__name__}: {exc}",
+                  threads=threads, lib_path=str(LIB_DIR))
 
 
 def _assign_gpu(slots: Any) -> None:
@@ -215,26 +332,21 @@ def run_all(
     scheduler: str | None = None,
     gpu_per_run: bool = False,
     timeout: int = 3600,
+    threads: int = 1,
     progress: bool = True,
+    on_record: Callable[[Record], None] | None = None,
 ) -> list[Record]:
     """Execute the runs that are not done yet, ``jobs`` at a time (or on a Dask cluster), and return every record.
 
     ``scheduler`` is a Dask scheduler address, or ``"local"`` for a local cluster of ``jobs`` worker processes;
     with ``gpu_per_run`` each run asks the cluster for the worker resource ``GPU=1`` (start GPU workers with
-    ``--resources GPU=1``).
+    ``--resources GPU=1``). ``on_record`` is called with each record as soon as it is known (cached ones first).
     """
     from tqdm.auto import tqdm
 
     records: list[Record] = []
     todo: list[Run] = []
-    for run in runs:
-        if not force and is_done(run):
-            saved = json.loads(_state_path(run).read_text())
-            saved["status"] = "cached"
-            records.append(Record(**saved))
-        else:
-            todo.append(run)
-    bar = tqdm(total=len(runs), initial=len(records), desc="runs", unit="run", disable=not progress)
+    bar = tqdm(total=len(runs), desc="runs", unit="run", disable=not progress)
     failed = 0
 
     def done(record: Record) -> None:
@@ -243,46 +355,139 @@ def run_all(
         failed += record.status == "failed"
         bar.update(1)
         bar.set_postfix(left=len(runs) - len(records), failed=failed)
+        if on_record:
+            on_record(record)
 
-    if todo and scheduler:
-        from dask.distributed import Client, LocalCluster, as_completed
+    for run in runs:
+        saved = None if force else _cached(run)
+        if saved is None:
+            todo.append(run)
+        else:
+            saved.status = "cached"
+            done(saved)
 
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True) if scheduler == "local" else None
-        with Client(cluster if cluster else scheduler) as client:
-            resources = {"GPU": 1} if gpu_per_run else None
-            futures = [client.submit(execute, run, timeout, pure=False, resources=resources) for run in todo]
-            for future in as_completed(futures):
-                done(future.result())
-        if cluster:
-            cluster.close()
-    elif todo and jobs > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    try:
+        if todo and scheduler:
+            from dask.distributed import Client, LocalCluster, as_completed
 
-        ctx = mp.get_context("spawn")
-        slots = ctx.Manager().Queue()
-        for i in range(jobs):
-            slots.put(i)
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_assign_gpu, initargs=(slots,)) as pool:
-            for future in as_completed([pool.submit(execute, run, timeout) for run in todo]):
-                done(future.result())
-    else:
-        for run in todo:
-            bar.set_postfix_str(f"running {run.chapter}")
-            done(execute(run, timeout))
-    bar.close()
+            local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True) if scheduler == "local" else None
+            with local or nullcontext(), Client(local or scheduler) as client:
+                resources = {"GPU": 1} if gpu_per_run else None
+                futures = {client.submit(execute, run, timeout, threads, pure=False, resources=resources): run
+                           for run in todo}
+                for future in as_completed(futures):
+                    try:
+                        done(future.result())
+                    except Exception as exc:  # the worker died or the task could not be sent
+                        done(_lost(futures[future], exc, threads))
+        elif todo and jobs > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            ctx = mp.get_context("spawn")
+            slots = ctx.Manager().Queue()
+            for i in range(jobs):
+                slots.put(i)
+            pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_assign_gpu, initargs=(slots,))
+            try:
+                futures = {pool.submit(execute, run, timeout, threads): run for run in todo}
+                for future in as_completed(futures):
+                    try:
+                        done(future.result())
+                    except Exception as exc:  # a worker killed (e.g. out of memory) breaks the pool
+                        done(_lost(futures[future], exc, threads))
+            finally:  # on an interruption: no new runs, and no waiting for the ones in progress
+                pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            for run in todo:
+                bar.set_postfix_str(f"running {run.chapter}")
+                done(execute(run, timeout, threads))
+    finally:
+        bar.close()
     order = {run.output: i for i, run in enumerate(runs)}
     return sorted(records, key=lambda r: order[r.output])
 
 
+class Summary:
+    """``<out>/summary.json``: the latest record of every run ever made into the folder, saved on every change.
+
+    An unreadable file (not JSON, not a list of records) is moved aside as ``summary.json.corrupt-<time>``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text())
+                if not isinstance(data, list) or not all(isinstance(r, dict) and "output" in r for r in data):
+                    raise ValueError("not a list of run records")
+            except (OSError, ValueError) as exc:
+                _move_aside(path, str(exc))
+            else:
+                self.records = {r["output"]: r for r in data}
+
+    def add(self, record: Record) -> None:
+        """Store ``record`` (replacing the previous one of its output) and save."""
+        self.records[record.output] = asdict(record)
+        self.save()
+
+    def save(self) -> bool:
+        """Write the file atomically; on an OSError warn and return False."""
+        try:
+            _write_json(self.path, list(self.records.values()))
+        except OSError as exc:
+            _warn(f"could not write {self.path}: {exc}")
+            return False
+        return True
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the block (in the main thread), so it ends a batch like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM acts as it would have
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write and delete a file in it; raises OSError when that fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def format_table(records: list[Record]) -> str:
-    """A plain-text table of the records (chapter, status, seconds, parameters, device)."""
-    rows = [("chapter", "status", "seconds", "parameters", "device")]
+    """A plain-text table of the records (chapter, status, seconds, parameters, device, threads)."""
+    rows = [("chapter", "status", "seconds", "parameters", "device", "threads")]
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r.parameters.items()) or "(defaults)"
-        rows.append((r.chapter, r.status, f"{r.seconds:.1f}", params[:60], r.device))
+        rows.append((r.chapter, r.status, f"{r.seconds:.1f}", params[:60], r.device, str(r.threads or "?")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def _check_options(args: argparse.Namespace) -> str | None:
+    """The first problem with the numeric options and their combinations, or None."""
+    if args.jobs < 1:
+        return f"--jobs must be at least 1, got {args.jobs}"
+    if args.threads < 1:
+        return f"--threads must be at least 1, got {args.threads}"
+    if args.timeout < 1:
+        return f"--timeout must be at least 1 second, got {args.timeout} (there is no way to switch the limit off)"
+    if args.build and args.grid:
+        return "--build renders one run per chapter; it cannot be combined with --grid"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", type=Path, help="YAML sweep file {chapter: {param: [values]}}")
     parser.add_argument("--out", type=Path, help="output folder (default: _build for quick, _build/<profile>)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time on this machine (default 1)")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="threads of each run for torch, OpenMP and the BLAS (default 1, which survives a busy "
+                             "machine; results are reproducible only at a fixed count)")
     parser.add_argument("--cluster", choices=["local"], help="run on a local Dask cluster of --jobs workers")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at this address")
     parser.add_argument("--gpu-per-run", action="store_true", help="ask Dask for resource GPU=1 per run")
@@ -305,24 +513,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)  # a book folder, for tests
     args = parser.parse_args(argv)
 
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
-    if args.build and args.grid:
-        parser.error("--build renders one run per chapter; it cannot be combined with --grid")
     out = args.out or default_out(args.profile)
     try:
+        problem = _check_options(args)
+        if problem:
+            raise ProfileError(problem)
         runs = plan(args.profile, args.chapters, args.overrides, args.grid, out, args.root)
-    except ProfileError as exc:
+        from lib.curvature.device import requested_device
+
+        requested_device()
+    except ValueError as exc:  # a ProfileError, or a bad RMT_DEVICE or RMT_THREADS
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        check_writable(out)
+    except OSError as exc:
+        print(f"error: --out {out} is not writable: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    from lib.nets.cache import sweep_orphans
 
+    for folder in (out / "chapters", out / "runs", None):  # the runner's own folders, and the cache
+        removed = sweep_orphans(folder, ORPHAN_AGE_S)
+        if removed:
+            _warn(f"deleted {len(removed)} temporary file(s) of interrupted writes, e.g. {removed[0]}")
+
+    summary = Summary(out / "summary.json")
     scheduler = args.scheduler or args.cluster
-    records = run_all(runs, jobs=args.jobs, force=args.force, scheduler=scheduler, gpu_per_run=args.gpu_per_run,
-                      timeout=args.timeout, progress=not args.no_progress)
-    previous = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else []
-    latest = {r["output"]: r for r in previous if isinstance(r, dict) and "output" in r}
-    latest.update({r.output: asdict(r) for r in records})
-    _write_json(out / "summary.json", list(latest.values()))
+    recorded: list[Record] = []
+
+    def record(r: Record) -> None:
+        recorded.append(r)
+        summary.add(r)
+
+    try:
+        with _sigterm_as_interrupt():
+            records = run_all(runs, jobs=args.jobs, force=args.force, scheduler=scheduler,
+                              gpu_per_run=args.gpu_per_run, timeout=args.timeout, threads=args.threads,
+                              progress=not args.no_progress, on_record=record)
+    except KeyboardInterrupt:
+        summary.save()
+        print(f"\ninterrupted after {len(recorded)} of {len(runs)} run(s); they are recorded in {summary.path}",
+              file=sys.stderr)
+        return 130
+    saved = summary.save()
     print(format_table(records))
     failures = [r for r in records if r.status == "failed"]
     if failures:
@@ -330,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in failures:
             print(f"  {r.chapter}: {r.error}\n    notebook kept at {Path(r.output).with_suffix('')}.failed.ipynb",
                   file=sys.stderr)
+        return 1
+    if not saved:
+        print(f"error: the summary {summary.path} could not be written", file=sys.stderr)
         return 1
     if args.build:
         from lib.book.render import BookBuildError, build

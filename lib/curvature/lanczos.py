@@ -48,6 +48,13 @@ class DenseOperator:
             raise ValueError(f"the matrix must be square, got shape {tuple(matrix.shape)}")
         if not matrix.dtype.is_floating_point:
             raise ValueError(f"the matrix must be floating point, got {matrix.dtype}")
+        # Lanczos assumes A = A^T: the Ritz values of a non-symmetric matrix mean nothing. Allow the round-off of a
+        # matrix assembled column by column (a few ulps of its largest entry), refuse anything beyond.
+        scale = float(matrix.abs().max()) if matrix.numel() else 0.0
+        asymmetry = float((matrix - matrix.T).abs().max()) if matrix.numel() else 0.0
+        if asymmetry > 64 * torch.finfo(matrix.dtype).eps * scale:
+            raise ValueError(f"the matrix is not symmetric (max |A - A^T| = {asymmetry:.3g}, max |A| = {scale:.3g});"
+                             " Lanczos needs a symmetric matrix: symmetrise it, (A + A^T) / 2, if that is meant")
         self.matrix = matrix if device is None else matrix.to(device)
         self.shape = (matrix.shape[0], matrix.shape[1])
         self.dtype = matrix.dtype

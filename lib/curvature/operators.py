@@ -88,6 +88,13 @@ def _check_batch(batch: object, index: int) -> Batch:
     return x, y
 
 
+def _batch_signature(x: Tensor, y: Tensor) -> tuple:
+    """Shapes and sums of a batch's inputs and targets: equal for the same samples in any order (as is the batch's
+    curvature), different for other samples except by coincidence. One pass over the batch, no copy."""
+    return (tuple(x.shape), tuple(y.shape), float(x.sum()), float(torch.linalg.vector_norm(x)),
+            float(y.sum()), float(torch.linalg.vector_norm(y.double())))
+
+
 class _CurvatureOperator:
     """Shared machinery: parameter flattening, data iteration, sample weighting, devices and distribution."""
 
@@ -124,7 +131,8 @@ class _CurvatureOperator:
         if linearize_max_bytes < 0:
             raise ValueError(f"linearize_max_bytes must be >= 0, got {linearize_max_bytes}")
         self._linearize, self._linearize_max_bytes = bool(linearize), int(linearize_max_bytes)
-        self._traced_maps: dict[int, TracedLinearMap] = {}
+        # batch index -> (traced map, signature of the batch it was traced on)
+        self._traced_maps: dict[int, tuple[TracedLinearMap, tuple]] = {}
         self._budget_spent = False
         self.param_names = self.space.names
         self._device, self._dtype, self._flat = self.space.device, self.space.dtype, self.space.point
@@ -311,10 +319,26 @@ class _CurvatureOperator:
         return self._vmapped(self._vector_product(x, y), V)
 
     def _traced(self, index: int, x: Tensor, y: Tensor) -> TracedLinearMap | None:
-        """The traced product map of local batch ``index``, traced on first use while the memory budget lasts."""
+        """The traced product map of local batch ``index``, traced on first use while the memory budget lasts.
+
+        A map is replayed only for the batch it was traced on: each batch's signature (shapes and sums, which a
+        reordering of its samples keeps, as it keeps the batch's curvature) is compared with the traced one. A
+        loader whose batches change between passes (shuffling, sampling with replacement, ``drop_last`` with
+        shuffling) gets a warning and direct products from then on."""
+        if not self._linearize:
+            return None
+        signature = _batch_signature(x, y)
         if index in self._traced_maps:
-            return self._traced_maps[index]
-        if not self._linearize or self._budget_spent:
+            traced, traced_on = self._traced_maps[index]
+            if traced_on == signature:
+                return traced
+            warnings.warn(f"batch {index} differs from the batch its product map was traced on (a shuffled or "
+                          "sampling loader?); traced maps are dropped and products are direct from now on: pass "
+                          "the same batches in the same order to reuse them", stacklevel=4)
+            self._linearize = False
+            self._traced_maps.clear()
+            return None
+        if self._budget_spent:
             return None
         try:
             traced = trace_linear_map(self._vector_product(x, y), self._flat)
@@ -325,13 +349,8 @@ class _CurvatureOperator:
         if self.traced_bytes + traced.nbytes > self._linearize_max_bytes:
             self._budget_spent = True
             return None
-        self._traced_maps[index] = traced
+        self._traced_maps[index] = (traced, signature)
         return traced
-
-    def structured_matrix(self) -> Tensor | None:
-        """The dense matrix from the model's structure, batch-weighted like the products, or ``None`` where this
-        curvature has no structured path (the default; :class:`HessianOperator` has one)."""
-        return None
 
     @property
     def traced_batches(self) -> int:
@@ -341,7 +360,13 @@ class _CurvatureOperator:
     @property
     def traced_bytes(self) -> int:
         """Memory held by the traced product maps (the constants of every traced batch), in bytes."""
-        return sum(t.nbytes for t in self._traced_maps.values())
+        return sum(traced.nbytes for traced, _ in self._traced_maps.values())
+
+    def structured_matrix(self) -> Tensor | None:
+        """The dense matrix from the model's structure, batch-weighted like the products, or ``None`` where this
+        curvature has no structured path (the default; :class:`HessianOperator` has one)."""
+        return None
+
 
     def _vector_product(self, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
         """v -> (this batch's matrix) v through torch.func, for one vector; the primal work done once here is

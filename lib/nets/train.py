@@ -9,7 +9,8 @@ decaying schedule, with ``t = epoch / epochs`` and ``r = 0.01``::
     lr(t) = r lr0                                 for t > 0.9
 
 A run is stored under ``<cache>/train/<key>/`` where ``key`` hashes the whole configuration, the content of
-the training and test tensors, ``lib.__version__`` and torch's version (``lib.nets.cache.cache_key``). Each
+the training and test tensors, the source of this module and of what it imports, ``lib.__version__`` and torch's
+version (``lib.nets.cache.cache_key``). Each
 checkpoint epoch (0 = the initialisation) is a file holding weights, optimiser state, RNG state and history,
 written atomically with a checksum, so an interrupted run resumes from its last checkpoint (or from the
 rolling ``latest.pt``, written at most every ``RESUME_EVERY_S`` seconds), and a damaged checkpoint is
@@ -37,6 +38,7 @@ from lib.curvature.device import default_device
 from lib.nets import data as datasets
 from lib.nets import models
 from lib.nets.cache import CorruptCacheError, atomic_torch_save, cache_key, cache_root, safe_torch_load
+from lib.nets.code_digest import module_digest
 
 RESUME_EVERY_S = 60.0
 _EVAL_CHUNK = 1024
@@ -341,10 +343,12 @@ def train(
     device = default_device()
     data = _load_data(config, root)
     model = _build_model(config, data)
-    key = cache_key("train", {"config": dataclasses.asdict(config), "data": _data_digest(data)})
+    key = cache_key("train", {"config": dataclasses.asdict(config), "data": _data_digest(data)},
+                    module_digest(__name__))
     directory = (Path(cache_dir) if cache_dir is not None else cache_root()) / "train" / key
     state, first_missing = _resume_point(directory, config)
     if first_missing is None:  # every checkpoint is on disk
+        _warn_other_threads(state, directory)
         model.load_state_dict(state["model"])
         return TrainResult(config, model.to(device).eval(), _history_arrays(state["history"]), directory,
                            root, cache_dir)
@@ -404,7 +408,17 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, history: dic
           device: torch.device, config: TrainConfig) -> None:
     atomic_torch_save({"epoch": epoch, "model": {k: v.cpu() for k, v in model.state_dict().items()},
                        "optimizer": opt.state_dict(), "rng": _rng_state(device), "history": history,
-                       "config": repr(config)}, path)
+                       "config": repr(config), "threads": torch.get_num_threads()}, path)
+
+
+def _warn_other_threads(state: dict, directory: Path) -> None:
+    """Warn when a cached run was trained with another thread count than this process uses: the same seed gives
+    weights that differ by a few per cent between thread counts (the order of floating-point sums changes)."""
+    saved, now = state.get("threads"), torch.get_num_threads()
+    if saved != now:
+        warnings.warn(f"the cached run {directory.name[:12]} was trained with {saved or 'an unrecorded number of'} "
+                      f"thread(s), this process uses {now}: rerunning it here would not reproduce it exactly",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _history_arrays(history: dict[str, list]) -> dict[str, np.ndarray]:
