@@ -153,3 +153,8 @@ def test_main_reports_malformed_input_in_one_line(book: Path, capsys: pytest.Cap
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert f"{profile}, line 3" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("profile", ["quick", "smoke", "paper"])
+def test_the_book_profiles_fit_the_chapters(profile: str) -> None:
+    assert len(batch.plan(profile)) == len(profiles.chapters())  # every value passes the type and range checks

@@ -116,8 +116,8 @@ def connectivity_paths(model: nn.Module, loss_fn: LossFn, data: tuple[Tensor, Te
 
     The bend is trained by :func:`train_bezier` (``steps`` Adam steps with ``lr``, ``seed``) on ``data``; the
     losses are :func:`path_losses` on ``data``. Returns ``{"line": ..., "bezier": ...}``, cached under
-    ``mode_connectivity_paths`` keyed by the endpoints, ``steps`` and ``ts`` only: the key does not hold the
-    architecture, ``loss_fn``, ``data``, ``lr`` or ``seed``, so two calls that differ only in those share an entry.
+    ``mode_connectivity_paths`` keyed by everything that enters: the endpoints, the architecture and its buffers,
+    what the loss computes, the data, ``ts``, ``steps``, ``lr``, ``seed`` and the source of the code.
     """
 
     def compute() -> dict[str, np.ndarray]:
@@ -125,5 +125,7 @@ def connectivity_paths(model: nn.Module, loss_fn: LossFn, data: tuple[Tensor, Te
         return {"line": path_losses(model, loss_fn, data, line_points(theta_a, theta_b, ts)),
                 "bezier": path_losses(model, loss_fn, data, bezier_points(theta_a, bend, theta_b, ts))}
 
-    return load_or_compute("mode_connectivity_paths", {"a": theta_a.numpy(), "b": theta_b.numpy(), "steps": steps,
-                                                       "ts": ts}, compute)
+    inputs = {"a": theta_a.numpy(), "b": theta_b.numpy(), "steps": steps, "ts": ts, "architecture": repr(model),
+              "buffers": dict(model.named_buffers()), "loss": loss_fn, "x": data[0], "y": data[1], "lr": lr,
+              "seed": seed}
+    return load_or_compute("mode_connectivity_paths", inputs, compute)

@@ -42,7 +42,7 @@ from lib.curvature.ggn_rank import (
 )
 from lib.curvature.lanczos import slq
 from lib.curvature.operators import GGNOperator, HessianOperator
-from lib.curvature.parameter_space import LossFn, flat_parameters
+from lib.curvature.parameter_space import LossFn
 from lib.nets import data as datasets
 from lib.nets.cache import load_or_compute
 from lib.nets.train import TrainConfig, TrainResult, load_split, train
@@ -117,8 +117,9 @@ def curvature_spectrum(
 
     ``steps`` is capped at P. ``exact=True`` adds every eigenvalue by dense diagonalisation (P up to a few
     thousand). ``dtype`` defaults to the model's (float32 for the conv nets; float64 where exact zeros matter).
-    The result is cached under ``curvature_spectra``, keyed by the parameters, the architecture, the samples, the
-    loss and the settings.
+    The result is cached under ``curvature_spectra``, keyed by the model's state (parameters and buffers), the
+    architecture, the samples, what the loss computes (``lib.nets.cache.callable_identity``), the settings and the
+    source of the code.
     """
     if kind not in _OPERATORS:
         raise ValueError(f"kind must be one of {sorted(_OPERATORS)}, got {kind!r}")
@@ -126,9 +127,10 @@ def curvature_spectrum(
         raise ValueError(f"steps and probes must be positive integers, got {steps!r}, {probes!r}")
     x, y = samples
     dtype = dtype if dtype is not None else next(model.parameters()).dtype
-    inputs = {"theta": flat_parameters(model).cpu(), "architecture": repr(model), "x": x, "y": y, "kind": kind,
+    # the whole state (parameters and buffers such as BatchNorm statistics) and what the loss computes
+    inputs = {"state": model.state_dict(), "architecture": repr(model), "x": x, "y": y, "kind": kind,
               "steps": steps, "probes": probes, "exact": bool(exact), "dtype": str(dtype),
-              "loss": getattr(loss_fn, "__name__", repr(loss_fn)), "batch_size": batch_size, "seed": seed}
+              "loss": loss_fn, "batch_size": batch_size, "seed": seed}
 
     def compute() -> dict[str, Any]:
         op = _OPERATORS[kind](model, loss_fn, (x, y), dtype=dtype, batch_size=batch_size)
