@@ -324,6 +324,55 @@ def _assign_gpu(slots: Any) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % count)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+class ProgressLog:
+    """One line per run as it starts and as it ends: the chapter, its status and time, the time spent so far and
+    an estimate of what is left, from the times the same runs took before (their records in ``summary.json``).
+
+    Written to ``stream`` (standard error) whatever ``--no-progress`` says: a build log reads as a list of lines.
+    """
+
+    def __init__(self, runs: list[Run], previous: dict[str, dict[str, Any]], stream: Any = None) -> None:
+        self.total = len(runs)
+        self.stream = stream if stream is not None else sys.stderr
+        self.expected = {}
+        for run in runs:
+            seconds = previous.get(run.output, {}).get("seconds")
+            if previous.get(run.output, {}).get("status") in ("ok", "cached") and isinstance(seconds, int | float):
+                self.expected[run.output] = float(seconds)
+        self.left = {run.output for run in runs}
+        self.finished = 0
+        self.start_time = time.perf_counter()
+
+    def _write(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+    def _estimate(self) -> str:
+        known = [self.expected[o] for o in self.left if o in self.expected]
+        unknown = len(self.left) - len(known)
+        if not self.left:
+            return "nothing left"
+        text = f"about {_minutes(sum(known))} left" if known else "no recorded time for what is left"
+        return text + (f" (+ {unknown} run(s) never timed)" if unknown and known else "")
+
+    def started(self, run: Run) -> None:
+        """Report that ``run`` starts."""
+        last = f", {_minutes(self.expected[run.output])} last time" if run.output in self.expected else ""
+        self._write(f"[{self.finished + 1}/{self.total}] {run.chapter}: running{last}")
+
+    def ended(self, record: Record) -> None:
+        """Report how ``record``'s run ended, the time so far and the estimate of what is left."""
+        self.finished += 1
+        self.left.discard(record.output)
+        took = "" if record.status == "cached" else f" in {_minutes(record.seconds)}"
+        elapsed = _minutes(time.perf_counter() - self.start_time)
+        self._write(f"[{self.finished}/{self.total}] {record.chapter}: {record.status}{took}; {elapsed} so far, "
+                    f"{self._estimate()}")
+
+
 def run_all(
     runs: list[Run],
     *,
@@ -335,13 +384,16 @@ def run_all(
     threads: int = 1,
     progress: bool = True,
     on_record: Callable[[Record], None] | None = None,
+    on_start: Callable[[Run], None] | None = None,
 ) -> list[Record]:
     """Execute the runs that are not done yet, ``jobs`` at a time (or on a Dask cluster), and return every record.
 
     ``scheduler`` is a Dask scheduler address, or ``"local"`` for a local cluster of ``jobs`` worker processes;
     with ``gpu_per_run`` each run asks the cluster for the worker resource ``GPU=1`` (start GPU workers with
-    ``--resources GPU=1``). ``on_record`` is called with each record as soon as it is known (cached ones first).
+    ``--resources GPU=1``). ``on_record`` is called with each record as soon as it is known (cached ones first),
+    ``on_start`` with each run as it is started (or submitted, when runs go to workers).
     """
+    started = on_start or (lambda run: None)
     from tqdm.auto import tqdm
 
     records: list[Record] = []
@@ -375,6 +427,8 @@ def run_all(
                 resources = {"GPU": 1} if gpu_per_run else None
                 futures = {client.submit(execute, run, timeout, threads, pure=False, resources=resources): run
                            for run in todo}
+                for run in todo:
+                    started(run)
                 for future in as_completed(futures):
                     try:
                         done(future.result())
@@ -391,6 +445,8 @@ def run_all(
             pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_assign_gpu, initargs=(slots,))
             try:
                 futures = {pool.submit(execute, run, timeout, threads): run for run in todo}
+                for run in todo:
+                    started(run)
                 for future in as_completed(futures):
                     try:
                         done(future.result())
@@ -401,6 +457,7 @@ def run_all(
         else:
             for run in todo:
                 bar.set_postfix_str(f"running {run.chapter}")
+                started(run)
                 done(execute(run, timeout, threads))
     finally:
         bar.close()
@@ -538,18 +595,20 @@ def main(argv: list[str] | None = None) -> int:
             _warn(f"deleted {len(removed)} temporary file(s) of interrupted writes, e.g. {removed[0]}")
 
     summary = Summary(out / "summary.json")
+    log = ProgressLog(runs, dict(summary.records))
     scheduler = args.scheduler or args.cluster
     recorded: list[Record] = []
 
     def record(r: Record) -> None:
         recorded.append(r)
         summary.add(r)
+        log.ended(r)
 
     try:
         with _sigterm_as_interrupt():
             records = run_all(runs, jobs=args.jobs, force=args.force, scheduler=scheduler,
                               gpu_per_run=args.gpu_per_run, timeout=args.timeout, threads=args.threads,
-                              progress=not args.no_progress, on_record=record)
+                              progress=not args.no_progress, on_record=record, on_start=log.started)
     except KeyboardInterrupt:
         summary.save()
         print(f"\ninterrupted after {len(recorded)} of {len(runs)} run(s); they are recorded in {summary.path}",
