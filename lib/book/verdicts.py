@@ -12,6 +12,8 @@ When the book is rendered, :func:`collect` reads them back from every executed c
 
 from __future__ import annotations
 
+import html
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -47,24 +49,38 @@ def _escape(text: str) -> str:
 
 def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) -> str:
     """The verdicts as a Markdown table (with a chapter column linking to ``chapter_link`` when given)."""
-    head = "| claim | | verdict | evidence |\n|---|---|---|---|\n"
+    head = "| ID | claim | verdict | evidence |\n|---|---|---|---|\n"
     rows = [
         f"| {_escape(v.claim_id)} | {_escape(v.claim)} | {_BADGE[v.status]} | {_escape(v.evidence)} |"
         for v in verdicts
     ]
     if chapter_link:
-        head = "| chapter | claim | | verdict | evidence |\n|---|---|---|---|---|\n"
+        head = "| chapter | ID | claim | verdict | evidence |\n|---|---|---|---|---|\n"
         rows = [f"| {chapter_link} {row}" for row in rows]
     return head + "\n".join(rows) + "\n"
 
 
+def verdict_html(verdicts: Sequence[Verdict]) -> str:
+    """The verdicts as an HTML table (class ``verdict-table``, a badge per status styled by
+    ``_static/verdicts.css``): what a chapter page shows, since myst-nb renders Markdown outputs without tables."""
+    rows = "".join(
+        f'<tr><td class="verdict-id">{html.escape(v.claim_id)}</td><td>{html.escape(v.claim)}</td>'
+        f'<td><span class="verdict verdict-{v.status}">{v.status}</span></td><td>{html.escape(v.evidence)}</td></tr>'
+        for v in verdicts
+    )
+    return ('<table class="verdict-table"><thead><tr><th>ID</th><th>claim</th><th>verdict</th><th>evidence</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
 def show_verdicts(verdicts: Sequence[Verdict]) -> None:
-    """Display the verdicts in a notebook as a table, with their JSON attached for the summary page."""
+    """Display the verdicts in a notebook as a table (HTML, with a Markdown fallback), with their JSON attached
+    for the summary page."""
     from IPython.display import display
 
     if not verdicts:
         raise ValueError("show_verdicts needs at least one verdict")
-    bundle = {"text/markdown": verdict_table(verdicts), MIME: [asdict(v) for v in verdicts]}
+    bundle = {"text/html": verdict_html(verdicts), "text/markdown": verdict_table(verdicts),
+              MIME: [asdict(v) for v in verdicts]}
     display(bundle, raw=True)
 
 
@@ -78,8 +94,21 @@ def collect(notebook: dict[str, Any]) -> list[Verdict]:
     return found
 
 
+def _paper(claim_id: str) -> str:
+    """The source a claim belongs to, from its identifier: paper 1 (P1.*), paper 2 (P2.*) or textbook results."""
+    return {"P1": "Paper 1 (Baskerville, Granziol & Keating)", "P2": "Paper 2 (Granziol)"}.get(
+        claim_id.split(".")[0], "Random-matrix theory and the engine")
+
+
+def status_counts(verdicts: Sequence[Verdict]) -> str:
+    """"3 confirmed, 1 qualified, ..." in the order of :data:`STATUSES`."""
+    counts = Counter(v.status for v in verdicts)
+    return ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+
+
 def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
-    """Markdown of the summary page from ``(docname, title, verdicts)`` per chapter, in book order."""
+    """Markdown of the summary page from ``(docname, title, verdicts)`` per chapter, in book order: a summary per
+    source (counts by status, the chapters that test it), then every verdict."""
     lines = [
         "# Verdicts at a glance",
         "",
@@ -88,6 +117,21 @@ def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
         "refer to the list of claims in the introduction (P1 = paper 1, P2 = paper 2, RMT = textbook results).",
         "",
     ]
+    if not any(verdicts for _, _, verdicts in chapters):
+        lines.append("No chapter has recorded a verdict yet.")
+        return "\n".join(lines) + "\n"
+    by_paper: dict[str, list[Verdict]] = {}
+    where: dict[str, list[str]] = {}
+    for docname, title, verdicts in chapters:
+        for v in verdicts:
+            by_paper.setdefault(_paper(v.claim_id), []).append(v)
+            link = f"{{doc}}`{_escape(title)} </{docname}>`"
+            if link not in where.setdefault(_paper(v.claim_id), []):
+                where[_paper(v.claim_id)].append(link)
+    lines += ["## Summary", "", "| source | claims | verdicts | chapters |", "|---|---|---|---|"]
+    lines += [f"| {paper} | {len(vs)} | {status_counts(vs)} | {', '.join(where[paper])} |"
+              for paper, vs in by_paper.items()]
+    lines += ["", "## Every verdict", ""]
     rows: list[str] = []
     header: list[str] = []
     for docname, title, verdicts in chapters:
@@ -95,7 +139,4 @@ def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
         table = verdict_table(verdicts, link).splitlines()
         rows.extend(table[2:])
         header = table[:2]
-    if not rows:
-        lines.append("No chapter has recorded a verdict yet.")
-        return "\n".join(lines) + "\n"
     return "\n".join([*lines, *header, *rows]) + "\n"
