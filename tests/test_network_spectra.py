@@ -245,7 +245,8 @@ def test_shape_summary_of_a_semicircle_sample_is_close_to_the_semicircle():
     rng = np.random.default_rng(2)
     a = rng.normal(size=(400, 400))
     eigs = np.linalg.eigvalsh((a + a.T) / np.sqrt(2 * 400))
-    s = ns.CurvatureSpectrum("hessian", eigs[None, :], np.full((1, 400), 1 / 400), 400, 400, 400, eigs)
+    s = ns.CurvatureSpectrum(nodes=eigs[None, :], weights=np.full((1, 400), 1 / 400), dim=400, kind="hessian",
+                             num_samples=400, rank_bound=400, eigs=eigs)
     out = ns.shape_summary(s, 10, sf.semicircle_family(), exact=True)
     assert out["KS"] < 0.05 and out["negative mass"] == pytest.approx(0.5, abs=0.05)
 
@@ -369,7 +370,7 @@ def test_nodes_above_the_gap_cut():
     # gap with at most 5 % of the weight above it and wider than 1/4 of the spectrum below it is 0.3 -> 50: cut = 50
     nodes = np.array([[0.0, 0.1, 0.2, 50.0, 60.0], [0.0, 0.1, 0.2, 0.3, 0.3]])
     weights = np.array([[0.3, 0.3, 0.38, 0.01, 0.01], [0.25, 0.25, 0.25, 0.125, 0.125]])
-    s = ns.CurvatureSpectrum("hessian", nodes, weights, 5, 5, 5)
+    s = ns.CurvatureSpectrum(nodes=nodes, weights=weights, dim=5, kind="hessian", num_samples=5, rank_bound=5)
     assert s.nodes_above_gap_cut(0.25) == pytest.approx(0.5)  # 60 in the first probe; 50 is the cut itself
     assert s.nodes_above_gap_cut(1e4) == 0.0  # no gap that wide: no cut
 

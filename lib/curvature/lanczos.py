@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lib.rmt.measures import gaussian_density, log_abs_density
+from lib.rmt.measures import Measure, gaussian_density, log_abs_density, spectral_measure
 
 
 class SymmetricOperator(Protocol):
@@ -233,6 +233,11 @@ class SLQResult:
     nodes: np.ndarray
     weights: np.ndarray
     dim: int
+
+    def measure(self, drop_top: int = 0) -> Measure:
+        """The spectral measure (probe average, :func:`lib.rmt.measures.spectral_measure`), with the top
+        ``drop_top`` nodes of each probe removed."""
+        return spectral_measure(self.nodes, self.weights, drop_top=drop_top)
 
     def density(self, grid: np.ndarray, sigma: float) -> np.ndarray:
         """Gaussian-smoothed spectral density on ``grid`` (see ``gaussian_density``)."""

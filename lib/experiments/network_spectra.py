@@ -40,7 +40,7 @@ from lib.curvature.ggn_rank import (
     relu_mlp_layers,
     symmetry_nullity,
 )
-from lib.curvature.lanczos import slq
+from lib.curvature.lanczos import SLQResult, slq
 from lib.curvature.operators import GGNOperator, HessianOperator
 from lib.curvature.parameter_space import LossFn
 from lib.nets import data as datasets
@@ -62,22 +62,16 @@ PAPER2 = {"hessian": ("Wigner x", "percolated"), "ggn": ("Wishart chain",)}
 
 
 @dataclass(frozen=True)
-class CurvatureSpectrum:
-    """SLQ of one curvature matrix: ``nodes`` and ``weights`` of shape ``(probes, steps)`` (each weight row sums
-    to 1), the dimension ``dim`` = P, the number of samples in the loss, the GGN rank bound
-    ``min(P, sum_n rank H_out,n)`` and, when asked for, all ``eigs`` (ascending) from exact diagonalisation."""
+class CurvatureSpectrum(SLQResult):
+    """SLQ of one curvature matrix (:class:`lib.curvature.lanczos.SLQResult`: ``nodes`` and ``weights`` of shape
+    ``(probes, steps)``, the dimension ``dim`` = P) with what it is of: the curvature ``kind``, the number of samples
+    in the loss, the GGN rank bound ``min(P, sum_n rank H_out,n)`` and, when asked for, all ``eigs`` (ascending)
+    from exact diagonalisation."""
 
     kind: str
-    nodes: np.ndarray
-    weights: np.ndarray
-    dim: int
     num_samples: int
     rank_bound: int
     eigs: np.ndarray | None = None
-
-    def measure(self, drop_top: int = 0) -> ms.Measure:
-        """The SLQ spectral measure (probe average), with the top ``drop_top`` nodes of each probe removed."""
-        return ms.spectral_measure(self.nodes, self.weights, drop_top=drop_top)
 
     def exact_measure(self) -> ms.Measure:
         """The exact spectral measure (weights 1/P); requires ``eigs``."""
@@ -147,8 +141,9 @@ def curvature_spectrum(
         stored = load_or_compute("curvature_spectra", inputs, compute)
     finally:
         model.train(was_training)
-    return CurvatureSpectrum(kind, stored["nodes"], stored["weights"], int(stored["dim"]),
-                             int(stored["num_samples"]), int(stored["rank_bound"]), stored.get("eigs"))
+    return CurvatureSpectrum(nodes=stored["nodes"], weights=stored["weights"], dim=int(stored["dim"]), kind=kind,
+                             num_samples=int(stored["num_samples"]), rank_bound=int(stored["rank_bound"]),
+                             eigs=stored.get("eigs"))
 
 
 def slq_faithfulness(spectrum: CurvatureSpectrum) -> dict[str, float]:
