@@ -168,6 +168,11 @@ def test_build_renders_executed_chapters_and_refuses_missing_ones(book: Path) ->
     assert "n * scale = 0.5" in page  # the executed output is rendered, not re-computed
     text = re.sub(r"<[^>]+>", "", page)
     assert "Reproduce this page" in text and "--profile smoke --chapters good" in text and "-y '{\"n\": 1}'" in text
+    # the page's download menu links its notebook, with the outputs shown (readers rerun it in JupyterLab)
+    link = re.search(r'href="((?:\.\./)*_sources/chapters/good\.ipynb)"', page)
+    assert link, "no download link to the chapter's notebook"
+    downloaded = nbformat.read(out / "html" / "chapters" / link.group(1), as_version=4)
+    assert any("n * scale = 0.5" in str(c.get("outputs")) for c in downloaded.cells)
     summary_page = (out / "html" / "verdicts.html").read_text()
     assert "products are products" in summary_page and "good.html" in summary_page
     assert (out / "html" / "index.html").is_file()

@@ -6,30 +6,25 @@ prose, or a MyST math node that MathJax did not typeset). A full-page screenshot
 the book in ``<book>/../screenshots``.
 
 Needs a built book (``make book``; CI passes ``--book-html _build/smoke/html``) and Debian's ``chromium``, which the
-fixture installs with apt-get when it is missing and it runs as root; otherwise the test is skipped, saying why.
+``browser`` fixture (``conftest.py``) installs with apt-get when it is missing and it runs as root; otherwise the test
+is skipped, saying why.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 from lib.book.fingerprint import REPO_ROOT
 
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # `$x$` or `$$x$$` left in visible prose (code, pre and rendered math are excluded before matching)
 DOLLAR_MATH = re.compile(r"\$\$?[^$\s][^$]*\$\$?")
 
@@ -41,20 +36,6 @@ def book_html(request: pytest.FixtureRequest) -> Path:
     if not (path / "index.html").is_file():
         pytest.skip(f"no built book at {path} (run `make book`, or pass --book-html DIR)")
     return path
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("Chromium is not installed and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-        if result.returncode != 0:
-            pytest.skip(f"could not install Debian's chromium ({' '.join(cmd)}): {result.stderr[-300:]}")
-    return shutil.which("chromium") or pytest.skip("apt-get installed chromium, but it is not on PATH")
 
 
 @pytest.fixture(scope="module")
@@ -98,40 +79,35 @@ UNRENDERED_JS = """() => {
 }"""
 
 
-def test_every_page_renders_offline_without_errors(book_html: Path, server: str) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+def test_every_page_renders_offline_without_errors(book_html: Path, server: str, browser: Any) -> None:
     shots = book_html.parent / "screenshots"
     shots.mkdir(exist_ok=True)
     problems: list[str] = []
     pages = _pages(book_html)
     assert pages, f"no pages found in {book_html}"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        for rel in pages:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("console", lambda m, errors=errors: m.type == "error" and errors.append(f"console: {m.text}"))
-            page.on("pageerror", lambda e, errors=errors: errors.append(f"exception: {e}"))
+    for rel in pages:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m, errors=errors: m.type == "error" and errors.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e, errors=errors: errors.append(f"exception: {e}"))
 
-            def route(r, errors=errors):  # every request must stay on the local server
-                host = urlparse(r.request.url).hostname
-                if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-                    r.continue_()
-                else:
-                    errors.append(f"network request to {r.request.url}")
-                    r.abort()
+        def route(r, errors=errors):  # every request must stay on the local server
+            host = urlparse(r.request.url).hostname
+            if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+                r.continue_()
+            else:
+                errors.append(f"network request to {r.request.url}")
+                r.abort()
 
-            page.route("**/*", route)
-            page.goto(f"{server}/{rel}", wait_until="load")
-            page.wait_for_function("!window.MathJax || !MathJax.startup || MathJax.startup.promise", timeout=30000)
-            page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-            found = page.evaluate(UNRENDERED_JS)
-            errors += [f"broken image {src}" for src in found["broken"]]
-            errors += [f"math not typeset: {t!r}" for t in found["untypeset"]]
-            errors += [f"unrendered $-math: {m[:60]!r}" for m in DOLLAR_MATH.findall(found["text"])]
-            page.screenshot(path=str(shots / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-            problems += [f"{rel}: {e}" for e in errors]
-            page.close()
-        browser.close()
+        page.route("**/*", route)
+        page.goto(f"{server}/{rel}", wait_until="load")
+        page.wait_for_function("!window.MathJax || !MathJax.startup || MathJax.startup.promise", timeout=30000)
+        page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+        found = page.evaluate(UNRENDERED_JS)
+        errors += [f"broken image {src}" for src in found["broken"]]
+        errors += [f"math not typeset: {t!r}" for t in found["untypeset"]]
+        errors += [f"unrendered $-math: {m[:60]!r}" for m in DOLLAR_MATH.findall(found["text"])]
+        page.screenshot(path=str(shots / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+        problems += [f"{rel}: {e}" for e in errors]
+        page.close()
     assert not problems, "\n".join(problems)
