@@ -361,16 +361,18 @@ class ProgressLog:
     def started(self, run: Run) -> None:
         """Report that ``run`` starts."""
         last = f", {_minutes(self.expected[run.output])} last time" if run.output in self.expected else ""
-        self._write(f"[{self.finished + 1}/{self.total}] {run.chapter}: running{last}")
+        self._write(f"[{self.finished + 1}/{self.total}] {run.chapter}: running{last}; {self._estimate()}")
 
     def ended(self, record: Record) -> None:
         """Report how ``record``'s run ended, the time so far and the estimate of what is left."""
         self.finished += 1
         self.left.discard(record.output)
-        took = "" if record.status == "cached" else f" in {_minutes(record.seconds)}"
+        if record.status == "cached":  # reported before anything runs: no time spent, and no estimate yet
+            self._write(f"[{self.finished}/{self.total}] {record.chapter}: cached (unchanged since its last run)")
+            return
         elapsed = _minutes(time.perf_counter() - self.start_time)
-        self._write(f"[{self.finished}/{self.total}] {record.chapter}: {record.status}{took}; {elapsed} so far, "
-                    f"{self._estimate()}")
+        self._write(f"[{self.finished}/{self.total}] {record.chapter}: {record.status} in {_minutes(record.seconds)}; "
+                    f"{elapsed} so far, {self._estimate()}")
 
 
 def run_all(
