@@ -122,7 +122,7 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
     func_ratios = [row["func_hessian_over_ours"] for row in exact.values() if "func_hessian_over_ours" in row]
     loop_ratios = [row["row_loop_over_ours"] for row in exact.values() if "row_loop_over_ours" in row]
     if func_ratios:
-        rows.append((f"[{tag}] exact Hessian at least 3x faster than torch.func.hessian (issue target)",
+        rows.append((f"[{tag}] exact Hessian at least 3x faster than torch.func.hessian (the engine's speed target)",
                      "speed-up " + ", ".join(f"{x:.2f}x" for x in func_ratios),
                      status_from_checks(min(func_ratios) >= FUNC_SPEEDUP)))
     if loop_ratios:
@@ -196,7 +196,7 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
         (f"a softmax-regression batch Hessian has rank <= b(C-1) = {bound} (paper 1: 576 of 7,850 for b = 64)",
          f"eigenvalues > 1e-12 λmax: {rank_table.iloc[0]['# |λ| > 1e-12 λmax']:.0f} (float64)",
          status_from_checks(rank_table.iloc[0]["# |λ| > 1e-12 λmax"] <= bound)),
-        ("beyond the bound only round-off remains, set by the precision (research note 3.7)",
+        ("beyond the bound only round-off remains, set by the precision (paper 1's float32 pipeline)",
          f"median |λ|/λmax beyond the bound: {beyond64:.1e} (float64), {beyond32:.1e} (float32)",
          status_from_checks(beyond32 > 1e3 * beyond64, qualified=True)),
         ("an absolute cut-off of 1e-10 keeps float32 null-space noise",

@@ -12,6 +12,14 @@ No value here is computed by the library whose output it is used to check.
 
 from __future__ import annotations
 
+# --- paper 1: the null space in its published batch spectra ---------------------------------------------------------
+# Baskerville, Granziol & Keating (2022), arXiv:2102.06740, "Appearance of random matrix theory in deep learning".
+
+#: Proportion of batch-Hessian eigenvalues with |lambda| < 1e-10, read off paper 1's figure of the proportion of
+#: eigenvalues below a cut-off (its float32 spectra; E4 is not shown there), to the two digits the plot allows.
+PUBLISHED_PROPORTION_BELOW_1E10 = {"E1": 0.95, "E2": 0.88, "E3": 0.0, "E5": 0.44, "E6": 0.30, "E7": 0.34, "E8": 0.64}
+
+
 # --- spherical p-spin glass: thresholds of the layered critical values ------------------------------------------
 # Auffinger, Ben Arous & Cerny (2013), "Random matrices and complexity of spin glasses", Comm. Pure Appl. Math. 66,
 # 165-201 (arXiv:1003.1129), "ABC" below. Energies are per spin and positive: the critical value is -E.

@@ -35,7 +35,6 @@ from lib.rmt.spacings import spacing_ratios
 __all__ = [
     "EXPERIMENT_IDS",
     "PAPER_CUTOFFS",
-    "PAPER_PROPORTION_1E10",
     "RELATIVE_CUT",
     "Experiment",
     "experiment",
@@ -52,9 +51,6 @@ __all__ = [
 
 #: The finite cut-offs of paper 1's plot of the proportion of |lambda| < eps (its 1e-500 underflows to 0).
 PAPER_CUTOFFS = (1e-100, 1e-40, 1e-30, 1e-20, 1e-10, 1e-8, 1e-6, 1e-4)
-#: Proportion of batch eigenvalues with |lambda| < 1e-10 read off paper 1's figure (float32; research notes
-#: paper1.md 3.6; E4 not shown).
-PAPER_PROPORTION_1E10 = {"E1": 0.95, "E2": 0.88, "E3": 0.0, "E5": 0.44, "E6": 0.30, "E7": 0.34, "E8": 0.64}
 #: Cut-off relative to max|lambda| that separates genuine levels from round-off where no rank bound holds.
 RELATIVE_CUT = 1e-8
 # identity columns per product when a dense Hessian is assembled: one block for the CPU-scale models (several
@@ -179,7 +175,6 @@ def proportion_table(
         if exps[i].rank_bound_valid:
             d = spectra[i, "trained"]
             row["1 - r/P"] = 1 - d["rank_bounds"].mean() / d["eigenvalues"].shape[1]
-        row["paper 1 (float32)"] = PAPER_PROPORTION_1E10.get(i, np.nan)
         rows[i] = row
     return pd.DataFrame(rows).T
 
