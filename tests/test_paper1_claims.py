@@ -80,15 +80,15 @@ def _sensitivity(ks: list[float], n_spacings: int = 400) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_OVERVIEW = pd.DataFrame({"model / data": ["softmax regression, digits (train)", "MLP 64-10-100-10, digits (test)"],
-                          "P": [650, 1610], "batch spectra M": [12, 4], "batch size": [16, 64], "epochs": [30, 30]},
+_OVERVIEW = pd.DataFrame({"P": [650, 1610], "batch spectra M": [12, 4], "batch size": [16, 64], "epochs": [30, 30]},
                          index=pd.Index(["E1", "E4"], name="experiment"))
 
 
-def _goe_verdicts(summary: pd.DataFrame, split: pd.DataFrame, ks: list[float],
-                  paper_scale: bool = False) -> dict[str, Verdict]:
+def _goe_verdicts(summary: pd.DataFrame, split: pd.DataFrame, ks: list[float], scale: str = "cpu",
+                  datasets: tuple[str, ...] = ("digits", "digits")) -> dict[str, Verdict]:
     verdicts = pc.goe_statistics_verdicts(summary, split, _sensitivity(ks), {"E1": 0.4}, [1.0, 2.0],
-                                          spline_selection="rel 1e-8", overview=_OVERVIEW, paper_scale=paper_scale)
+                                          spline_selection="rel 1e-8", overview=_OVERVIEW, scale=scale, overrides={},
+                                          datasets=datasets)
     assert [v.claim_id for v in verdicts] == ["P1.1", "P1.1a", "P1.1b", "P1.1c"]
     return {v.claim_id: v for v in verdicts}
 
@@ -99,8 +99,10 @@ def test_goe_verdicts_state_the_scale_of_the_experiments() -> None:
     assert {x.scale for x in v.values()} == {v["P1.1"].scale} and not any(x.paper_scale for x in v.values())
     scale = v["P1.1"].scale
     assert "2 experiments (E1, E4)" in scale and "P = 650-1,610" in scale and "M = 4-12 batches of 16-64" in scale
-    assert "30 epochs" in scale and "digits (train)" in scale and "paper 1: P up to 20,060" in scale
-    assert all(x.paper_scale for x in _goe_verdicts(*good, [0.01, 0.01], paper_scale=True).values())
+    assert "30 epochs; data: digits; paper 1: P up to 20,060" in scale
+    paper = _goe_verdicts(*good, [0.01, 0.01], scale="paper", datasets=("mnist", "bike"))
+    assert all(x.paper_scale for x in paper.values()) and "data: mnist, bike; paper 1's sizes" in paper["P1.1"].scale
+    assert not _goe_verdicts(*good, [0.01, 0.01], scale="paper", datasets=("mnist", "diabetes"))["P1.1"].paper_scale
 
 
 def test_paper_scale_of_chapter_3_needs_the_paper_sizes_without_overrides_or_stand_ins() -> None:

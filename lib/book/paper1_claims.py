@@ -108,7 +108,9 @@ def goe_statistics_verdicts(
     *,
     spline_selection: str,
     overview: pd.DataFrame,
-    paper_scale: bool,
+    scale: str,
+    overrides: Mapping[str, Any],
+    datasets: Iterable[str],
 ) -> list[Verdict]:
     """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's tables.
 
@@ -122,8 +124,9 @@ def goe_statistics_verdicts(
     within SPACING_KS_FACTOR x KS_CRIT_95 / sqrt(n) of the exact GOE law. P1.1c: contradicted when at least
     NULL_GOE_SHARE of the null-space populations are GOE-like, else qualified.
 
-    Scale: from ``overview`` (``overview_table``: P, batch spectra M, batch size, epochs, model / data per
-    experiment); ``paper_scale`` as :func:`goe_statistics_paper_scale` decides it from the chapter's parameters.
+    Scale: from ``overview`` (``overview_table``: P, batch spectra M, batch size, epochs per experiment) and the
+    experiments' ``datasets``; at paper 1's scale as :func:`goe_statistics_paper_scale` decides it from the
+    registry ``scale``, the chapter's ``overrides`` and the data sets.
     """
     trained_rows = summary[summary.spectra.str.endswith("trained")]
     init_rows = summary[summary.spectra.str.endswith("init")]
@@ -138,10 +141,12 @@ def goe_statistics_verdicts(
     f_spline = share_passing(spline_ok)
     spline_bad = ", ".join(spline_rows.spectra[~spline_ok]) or "none"
 
+    datasets = list(dict.fromkeys(datasets))
+    paper_scale = goe_statistics_paper_scale(scale, overrides, datasets)
     scale = (f"{len(overview)} experiments ({', '.join(overview.index)}), P = {number_range(overview['P'])}, "
              f"M = {number_range(overview['batch spectra M'])} batches of "
              f"{number_range(overview['batch size'])} samples, {number_range(overview['epochs'])} epochs; "
-             "data: " + ", ".join(dict.fromkeys(overview["model / data"].map(_data_of))))
+             "data: " + ", ".join(datasets))
     scale += ("; paper 1's sizes" if paper_scale
               else "; paper 1: P up to 20,060, batches of 64, every batch, 300 epochs, MNIST / CIFAR-10 / Bike")
     return at_scale([
@@ -167,11 +172,6 @@ def goe_statistics_verdicts(
                 + ", ".join(f"{i}: {v:.0%}" for i, v in noise_share.items())
                 + " null-space round-off among its levels"),
     ], scale, paper_scale)
-
-
-def _data_of(title: str) -> str:
-    """The data set named in an experiment's title ("softmax regression, digits (train)" -> "digits (train)")."""
-    return title.rsplit(", ", 1)[-1].rsplit(" on ", 1)[-1]
 
 
 def goe_statistics_paper_scale(scale: str, overrides: Mapping[str, Any], datasets: Iterable[str]) -> bool:
