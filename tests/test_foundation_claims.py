@@ -49,7 +49,8 @@ def _baseline_tables(**change) -> dict:
 def _baseline(**change) -> list:
     tables = _baseline_tables(**change)
     return fc.rmt_baseline_verdicts(**tables, n_levels=N_LEVELS, poly_degrees=change.get("degrees", [3, 9]),
-                                    spline_knots=[10, 30], L_max=L_MAX)
+                                    spline_knots=[10, 30], L_max=L_MAX, n_dense=200, n_dense_samples=10, n_spectra=150,
+                                    wishart_n=400, n_wishart_samples=4)
 
 
 def test_rmt_baselines_all_hold():
@@ -58,6 +59,9 @@ def test_rmt_baselines_all_hold():
     assert verdicts[3].evidence == "0.5300, 0.6000, 0.6700, 0.3900; max |measured - published| = 2.9 se"
     assert "5.0 se from the surmise" in verdicts[4].evidence
     assert "polynomial, degree 3: 0.900" in verdicts[7].evidence and "exact-staircase 0.500" in verdicts[7].evidence
+    assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
+    assert verdicts[0].scale == (f"dense GOE/GUE N = 200 (GSE 2N), 10 matrices per ensemble; tridiagonal "
+                                 f"N = {N_LEVELS:,} levels, 150 spectra per ensemble; Wishart N = 400, 4 per ratio")
 
 
 @pytest.mark.parametrize(("cells", "index", "expected"), [
@@ -128,7 +132,9 @@ def _engine(results=None, g_min=-1e-11, beyond32=1e-8) -> list:
     slq_table = pd.DataFrame({"W1 to exact": [0.1, 0.01, 0.02], "W1 / spread of exact": [0.5, 0.05, 0.1]})
     return fc.hessian_engine_verdicts(spectra, {"initialisation": 0.5, "trained": 0.1}, batch, rank_table, slq_table,
                                       slq_steps=[5, 10], slq_probes_default=3,
-                                      results=_results() if results is None else results)
+                                      results=_results() if results is None else results, n_parameters=2760,
+                                      n_train=512, dataset="digits", model="mlp", epochs=20, batch_size=64,
+                                      logistic_batch=16)
 
 
 def test_hessian_engine_verdicts_on_hand_made_results():
@@ -143,6 +149,17 @@ def test_hessian_engine_verdicts_on_hand_made_results():
     # the fastest peer that finished, and the most accurate one, are compared
     assert verdicts[9].evidence.startswith("2.00x faster than fast peer; W1 1.00e-03")
     assert "(accurate peer; 5 probe seeds)" in verdicts[9].evidence
+    assert all(not v.paper_scale for v in verdicts)
+    assert {v.scale for v in verdicts[:6]} == {
+        "mlp P = 2,760 on 512 digits samples, 20 SGD epochs, batch Hessians of 64 samples; softmax regression P = 5, "
+        "M = 1 batches of b = 16; paper 1: P = 7,850 (MNIST), b = 64"}
+    assert {v.scale for v in verdicts[6:]} == {"benchmark results 'hand'"}  # the hand-made file records no sizes
+    sized = _results()
+    sized["hand"]["exact_hessian"]["rows"][0].update(P=3466, N=256)
+    sized["hand"]["exact_hessian"]["rows"][1].update(P=7850, N=64)
+    sized["hand"]["slq"].update(P=3466, N=1797)
+    assert _engine(results=sized)[6].scale == ("benchmark results 'hand': exact Hessian P = 3,466-7,850, N = 64-256; "
+                                               "SLQ P = 3,466, N = 1,797")
 
 
 def test_hessian_engine_thresholds():

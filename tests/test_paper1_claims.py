@@ -80,11 +80,36 @@ def _sensitivity(ks: list[float], n_spacings: int = 400) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _goe_verdicts(summary: pd.DataFrame, split: pd.DataFrame, ks: list[float]) -> dict[str, Verdict]:
+_OVERVIEW = pd.DataFrame({"P": [650, 1610], "batch spectra M": [12, 4], "batch size": [16, 64], "epochs": [30, 30]},
+                         index=pd.Index(["E1", "E4"], name="experiment"))
+
+
+def _goe_verdicts(summary: pd.DataFrame, split: pd.DataFrame, ks: list[float], scale: str = "cpu",
+                  datasets: tuple[str, ...] = ("digits", "digits")) -> dict[str, Verdict]:
     verdicts = pc.goe_statistics_verdicts(summary, split, _sensitivity(ks), {"E1": 0.4}, [1.0, 2.0],
-                                          spline_selection="rel 1e-8")
+                                          spline_selection="rel 1e-8", overview=_OVERVIEW, scale=scale, overrides={},
+                                          datasets=datasets)
     assert [v.claim_id for v in verdicts] == ["P1.1", "P1.1a", "P1.1b", "P1.1c"]
     return {v.claim_id: v for v in verdicts}
+
+
+def test_goe_verdicts_state_the_scale_of_the_experiments() -> None:
+    good = _summary([GOE_ROW] * 2, [GOE_ROW] * 2), _split([GOE_ROW] * 2, [GOE_ROW] * 2)
+    v = _goe_verdicts(*good, [0.01, 0.01])
+    assert {x.scale for x in v.values()} == {v["P1.1"].scale} and not any(x.paper_scale for x in v.values())
+    scale = v["P1.1"].scale
+    assert "2 experiments (E1, E4)" in scale and "P = 650-1,610" in scale and "M = 4-12 batches of 16-64" in scale
+    assert "30 epochs; data: digits; paper 1: P up to 20,060" in scale
+    paper = _goe_verdicts(*good, [0.01, 0.01], scale="paper", datasets=("mnist", "bike"))
+    assert all(x.paper_scale for x in paper.values()) and "data: mnist, bike; paper 1's sizes" in paper["P1.1"].scale
+    assert not _goe_verdicts(*good, [0.01, 0.01], scale="paper", datasets=("mnist", "diabetes"))["P1.1"].paper_scale
+
+
+def test_paper_scale_of_chapter_3_needs_the_paper_sizes_without_overrides_or_stand_ins() -> None:
+    assert pc.goe_statistics_paper_scale("paper", {}, ["mnist", "cifar10", "bike"])
+    assert not pc.goe_statistics_paper_scale("cpu", {}, ["mnist"])
+    assert not pc.goe_statistics_paper_scale("paper", {"max_batches": 2}, ["mnist"])
+    assert not pc.goe_statistics_paper_scale("paper", {}, ["mnist5k"])
 
 
 def test_all_populations_goe_like_confirm_p11() -> None:
@@ -153,9 +178,21 @@ def _shift(measured: float, kpp: float, kp: float) -> pd.Series:
                       "log10(measured / notebook)": np.log10(measured / kp**2)})
 
 
-def _true_loss(ratio_table: pd.DataFrame, compare: pd.DataFrame, shift: pd.Series) -> list[Verdict]:
+def _true_loss(ratio_table: pd.DataFrame, compare: pd.DataFrame, shift: pd.Series,
+               sizes: tuple[int, int, int, int] = (300, 40, 500, 40)) -> list[Verdict]:
     return pc.true_loss_verdicts(ratio_table, compare, _fit(), shift, n_sample_sets=3, n_networks=4, model="mlp",
-                                 dataset="digits", n_parameters=1135)
+                                 dataset="digits", n_parameters=1135,
+                                 model_sizes={"grid": sizes[:2], "large": sizes[2:]}, net_epochs=40)
+
+
+def test_true_loss_verdicts_state_the_scale_and_reach_paper_scale_only_at_its_sizes() -> None:
+    shift = _shift(0.01, 0.01, 1.0)
+    v = _true_loss(_ratio_table(0.0), _compare(0.05), shift)
+    assert not any(x.paper_scale for x in v)
+    assert "N = 300 x 40" in v[0].scale and "N = 500 x 40" in v[0].scale and "P = 1,135" in v[0].scale
+    assert "4 mlps" in v[0].scale and "digits, 40 epochs" in v[0].scale and "paper 1: N = 300 x 100" in v[0].scale
+    assert all(x.paper_scale for x in _true_loss(_ratio_table(0.0), _compare(0.05), shift, (300, 100, 500, 300)))
+    assert not any(x.paper_scale for x in _true_loss(_ratio_table(0.0), _compare(0.05), shift, (300, 100, 500, 299)))
 
 
 def test_model_statistics_within_tolerance_confirm_and_outside_qualify() -> None:
@@ -192,13 +229,15 @@ def _decay(near: float, far: float, chi2: float) -> dict:
 def _decorrelation(trained: dict, init: dict) -> list[Verdict]:
     data = {"n_parameters": 1135, "sol_c": np.array([0.1, 0.0]), "sol_d": np.array([30.0, 31.0])}
     return pc.gradient_decorrelation_verdicts({"trained": trained, "init": init}, data, [0.1, 1.0, 3.0, 10.0, 40.0],
-                                              model="mlp", dataset="digits", n_networks=2, n_directions=4)
+                                              model="mlp", dataset="digits", n_networks=2, n_directions=4, epochs=40)
 
 
 def test_gradients_that_decorrelate_with_the_se_shape_confirm_both() -> None:
     v = _decorrelation(_decay(0.99, 0.01, 1.2), _decay(0.98, -0.05, 2.5))
     assert [x.status for x in v] == ["confirmed", "confirmed"]
     assert "P = 1135" in v[0].evidence and "at d = 40" in v[0].evidence
+    assert all(x.scale == v[0].scale and not x.paper_scale for x in v)
+    assert "2 mlps, P = 1,135, digits" in v[0].scale and "40 epochs; 4 directions per point, d = 0.1-40" in v[0].scale
 
 
 def test_a_correlation_left_at_the_largest_distance_only_qualifies_decorrelation() -> None:
@@ -230,7 +269,7 @@ def _budget(pub_delta: float, our_delta: float, c_high: float | None = None,
     ours = {name: (_curve("exponential", -0.2, 5.0 + our_delta, c_high), _curve("power", -1.0, 5.0))
             for name in ("loss", "error")}
     return pc.training_budget_verdicts(published, ours, max_rel_dev, model="mlp", dataset="mnist1d", n_budgets=11,
-                                       n_seeds=3)
+                                       n_seeds=3, max_budget=96, n_published=13)
 
 
 def test_the_published_fit_is_reproduced_below_the_tolerance() -> None:
@@ -245,3 +284,10 @@ def test_exponential_approach_is_confirmed_only_without_support_for_the_power_la
     assert _budget(-3.0, 2.5)[1].status == "qualified"  # our runs favour the power law
     assert _budget(-3.0, -3.0, c_high=0.01)[1].status == "qualified"  # our rate c is not surely negative
     assert "11 budgets x 3 seeds" in _budget(0.0, 0.0)[1].evidence
+
+
+def test_training_budget_verdicts_state_the_scale() -> None:
+    v = _budget(0.0, 0.0)
+    assert all(x.scale == v[0].scale and not x.paper_scale for x in v)
+    assert "ResNet-50 / ImageNet table, 13 budgets" in v[0].scale
+    assert "mlp on mnist1d, 11 budgets up to 96 epochs x 3 seeds" in v[0].scale

@@ -44,7 +44,8 @@ def test_beyond_semicircle_verdicts_quote_the_tables():
     critical = pd.DataFrame({"eps_c formula": [0.1, 0.2], "eps_c from the left edge": [0.1, 0.2 * (1 + 1e-7)],
                              "(1 - phi)^2 / 2": [5.0, 4.0]})
     verdicts = pc.beyond_semicircle_verdicts(table, table, [], table.to_dict("records"), atoms, dense, sparse,
-                                             critical, slope=1.5, sparse_samples=2, sparse_n=300)
+                                             critical, slope=1.5, sparse_samples=2, sparse_n=300, n=1500,
+                                             sweep_n=400, population=3000)
     assert [v.claim_id for v in verdicts] == ["P2.2", "P2.2b", "P2.2", "RMT", "RMT", "RMT"]
     assert [v.status for v in verdicts] == list(pc.BEYOND_SEMICIRCLE_STATUS)
     assert "3 sampled ensembles; largest KS distance = 0.50 x" in verdicts[0].evidence
@@ -53,6 +54,9 @@ def test_beyond_semicircle_verdicts_quote_the_tables():
     assert "2 x N = 300: 0.0100" in verdicts[3].evidence
     assert "relative difference 1.0e-07; fitted exponent 1.500" in verdicts[4].evidence
     assert ">= 20 x eps_c" in verdicts[5].evidence  # min(5 / 0.1, 4 / 0.2)
+    assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
+    assert verdicts[0].scale == ("dense N = 1,500, width sweeps N_0 = 400, percolated N = 300 (2 per mean degree), "
+                                 "cavity population 3,000")
 
 
 # --- chapter 4 ----------------------------------------------------------------------------------------------------
@@ -101,13 +105,17 @@ def _chapter4_inputs(e0_p3: float = 1.6570, shift: float = 0.0, atom_e0: float =
     return {"threshold_table": _threshold_table(kmax=2, shift=shift), "e3": np.array([e0_p3]), "einf3": 1.63299,
             "atom_table": atom_table, "atom_check": {w: v + 2e-5 for w, v in DERIVED_PSPIN_ATOM_ZEROS_P3.items()},
             "ww_table": ww_table, "w_break": {3: 0.0213, 10: 0.2}, "q_break": {3: 0.0123, 10: np.nan},
-            "margin": {3: 0.0132, 10: 0.3}, "p_values": [3, 10], "kmax": 2}
+            "margin": {3: 0.0132, 10: 0.3}, "p_values": [3, 10], "kmax": 2, "n_cells": 2000, "n_atom_weights": 2,
+            "n_ww_ratios": 2}
 
 
 def test_layered_critical_points_verdicts_statuses():
     verdicts = pc.layered_critical_points_verdicts(**_chapter4_inputs())
     assert [v.status for v in verdicts] == ["reproduced", "confirmed", "confirmed", "confirmed", "qualified"]
     assert "notes' values within 2.0e-05" in verdicts[2].evidence
+    assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
+    assert verdicts[0].scale == ("p = 3, 10, indices k = 0..2, 2 atom weights, 2 Wishart ratios, 2,000 density cells "
+                                 "(deterministic)")
     assert "w_c = 0.021, q_c = 0.0123" in verdicts[2].evidence
     assert "in all 3 (law, p) cases with a band; 2 cases have no band at all" in verdicts[3].evidence
 
@@ -153,13 +161,35 @@ def _sweep(measured: list[float], chain: list[float], best: list[float],
 _EVOLUTION = pd.DataFrame({"epoch": [0, 0, 5], "matrix": ["ggn", "ggn", "ggn"], "zero obs.": [0.93, 0.999, 0.5]})
 
 
-def _chapter9(summary=None, sweep=None, zero_mass=None, line=1.0, bezier=0.1):
+_CPU_CONV = {"conv_parameters": {"VGG-16/8": 234_506, "ResNet-8/2": 19_530},
+             "conv_widths": {"VGG-16/8": 0.125, "ResNet-8/2": 0.5}, "conv_dataset": "mnist5k", "conv_epochs": 10,
+             "conv_n_train": 2000, "conv_samples": 64}
+_PAPER_CONV = {"conv_parameters": {"VGG-16": 15_000_000}, "conv_widths": {"VGG-16": 1.0}, "conv_dataset": "cifar10",
+               "conv_epochs": 300, "conv_n_train": 0, "conv_samples": 0}
+
+
+def _chapter9(summary=None, sweep=None, zero_mass=None, line=1.0, bezier=0.1, conv=None):
     summary = summary if summary is not None else _summary({
         "MLP hessian": (0.4, 0.1, 0.3, 0.2), "MLP ggn": (0.01, 0.005, 0.6, 0.1), "Net hessian": (0.5, 0.01, 0.4, 0.3),
         "Net ggn": (0.001, np.nan, 0.7, np.nan)})
     sweep = sweep if sweep is not None else _sweep([0.5, 0.3, 0.2, 0.8], [0.9, 0.9, 0.9, 0.9], [0.5, 0.3, 0.1, 0.8])
     zero_mass = zero_mass if zero_mass is not None else {"A": 0.75, "B": 0.8}
-    return pc.network_spectra_verdicts(summary, sweep, _EVOLUTION, zero_mass, line, bezier)
+    return pc.network_spectra_verdicts(summary, sweep, _EVOLUTION, zero_mass, line, bezier, mlp_parameters=2760,
+                                       mlp_samples=400, mlp_dataset="digits", mlp_epochs=40, **(conv or _CPU_CONV))
+
+
+def test_network_spectra_verdicts_state_the_scale():
+    verdicts = _chapter9()
+    assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
+    scale = verdicts[0].scale
+    assert "MLP P = 2,760, 400 digits samples in the loss, 40 epochs" in scale
+    assert "VGG-16/8 P = 234,506, ResNet-8/2 P = 19,530 on 2,000 mnist5k images, 10 epochs, 64 in the loss" in scale
+    assert "4 width-sweep MLPs" in scale and "paper 2: full-width" in scale
+    paper = _chapter9(conv=_PAPER_CONV)
+    assert all(v.paper_scale for v in paper) and "on all cifar10 images, 300 epochs, all in the loss" in paper[0].scale
+    for change in ({"conv_dataset": "mnist5k"}, {"conv_epochs": 299}, {"conv_n_train": 5000}, {"conv_samples": 64},
+                   {"conv_widths": {"VGG-16": 0.5}}):
+        assert not any(v.paper_scale for v in _chapter9(conv=_PAPER_CONV | change))
 
 
 def test_network_spectra_verdicts_on_a_clear_case():

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from lib.book.verdicts import MIME, Verdict, collect, summary_page, verdict_table
+from lib.book.verdicts import (
+    MIME,
+    SCALE_NOT_RECORDED,
+    Verdict,
+    at_scale,
+    collect,
+    number_range,
+    summary_page,
+    verdict_html,
+    verdict_table,
+)
 
 
 def test_status_and_content_are_validated() -> None:
@@ -12,10 +22,13 @@ def test_status_and_content_are_validated() -> None:
         Verdict("P1.1", "claim", "maybe", "evidence")
     with pytest.raises(ValueError, match="needs a claim"):
         Verdict("P1.1", " ", "confirmed", "evidence")
+    with pytest.raises(ValueError, match="needs the scale"):
+        Verdict("P1.1", "claim", "confirmed", "evidence", " ")
 
 
 def test_collect_reads_back_what_a_notebook_displayed() -> None:
-    v = [Verdict("P2.1", "spectra are not semicircles", "contradicted", "KS = 0.31 | n = 400")]
+    v = [Verdict("P2.1", "spectra are not semicircles", "contradicted", "KS = 0.31 | n = 400",
+                 "P = 650 | M = 12", True)]
     notebook = {
         "cells": [
             {"cell_type": "markdown", "source": "# t"},
@@ -26,14 +39,49 @@ def test_collect_reads_back_what_a_notebook_displayed() -> None:
     assert collect(notebook) == v
     table = verdict_table(v)
     assert "KS = 0.31 \\| n = 400" in table  # a pipe in the evidence does not break the table
+    assert "| P = 650 \\| M = 12 (the paper's scale) |" in table  # nor one in the scale
     page = summary_page([("chapters/x", "Chapter X", v)])
     assert "{doc}`Chapter X </chapters/x>`" in page and "contradicted" in page
     assert "No chapter" in summary_page([])
 
 
-def test_chapters_show_an_html_table_and_the_page_counts_per_paper() -> None:
-    from lib.book.verdicts import verdict_html
+def test_old_json_without_a_scale_is_still_collected() -> None:
+    old = {"claim_id": "P1.1", "claim": "ratios are GOE", "status": "confirmed", "evidence": "<r~> = 0.53"}
+    notebook = {"cells": [{"cell_type": "code", "outputs": [{"data": {MIME: [old]}}]}]}
+    (v,) = collect(notebook)
+    assert v.scale == SCALE_NOT_RECORDED == "not recorded" and v.paper_scale is False
+    assert "| <r~> = 0.53 | not recorded |" in verdict_table([v])
 
+
+def test_the_scale_is_shown_escaped_in_html_and_markdown() -> None:
+    cpu = Verdict("P1.1", "claim", "confirmed", "evidence", "P = 650 <digits> & M = 12")
+    paper = Verdict("P1.2", "claim", "confirmed", "evidence", "P = 7,850, MNIST", paper_scale=True)
+    html_table = verdict_html([cpu, paper])
+    assert '<div class="verdict-scale">Scale: P = 650 &lt;digits&gt; &amp; M = 12</div>' in html_table
+    assert ('<div class="verdict-scale verdict-paper-scale">Scale: P = 7,850, MNIST (the paper&#x27;s scale)</div>'
+            in html_table)
+    table = verdict_table([cpu, paper])
+    assert table.startswith("| ID | claim | verdict | evidence | scale |")
+    assert "| evidence | P = 650 <digits> & M = 12 |" in table and "| P = 7,850, MNIST (the paper's scale) |" in table
+    assert at_scale([cpu], "N = 1,000 levels", False)[0] == Verdict("P1.1", "claim", "confirmed", "evidence",
+                                                                    "N = 1,000 levels", False)
+    assert number_range([650, 1610, 650]) == "650-1,610" and number_range([64, 64]) == "64"
+
+
+def test_the_page_counts_paper_scale_and_cpu_scale_claims_per_paper() -> None:
+    def v(cid: str, paper_scale: bool) -> Verdict:
+        return Verdict(cid, "claim", "confirmed", "evidence", "P = 1", paper_scale)
+
+    page = summary_page([("chapters/a", "A", [v("P1.1", True), v("P1.2", False), v("P1.3", False)]),
+                         ("chapters/b", "B", [v("P2.1", True), v("P2.2", True), v("RMT", False)])])
+    assert "| source | claims | verdicts | tested at the papers' scale | only at CPU scale | chapters |" in page
+    assert "| Paper 1 (Baskerville, Granziol & Keating) | 3 | 3 confirmed | 1 | 2 | {doc}`A </chapters/a>` |" in page
+    assert "| Paper 2 (Granziol) | 2 | 2 confirmed | 2 | 0 | {doc}`B </chapters/b>` |" in page
+    assert "| Random-matrix theory and the engine | 1 | 1 confirmed | 0 | 1 | {doc}`B </chapters/b>` |" in page
+    assert "| P = 1 (the paper's scale) |" in page and "| P = 1 |" in page
+
+
+def test_chapters_show_an_html_table_and_the_page_counts_per_paper() -> None:
     v = [Verdict("P1.1", "ratios <are> GOE", "qualified", "6 of 8 & more"),
          Verdict("P2.1", "not semicircles", "confirmed", "KS 0.4"), Verdict("P2.2", "ensembles fit", "open", "n/a")]
     table = verdict_html(v)
@@ -41,7 +89,7 @@ def test_chapters_show_an_html_table_and_the_page_counts_per_paper() -> None:
     assert "&lt;are&gt;" in table and "6 of 8 &amp; more" in table  # text is escaped, never markup
     assert '<span class="verdict verdict-qualified">qualified</span>' in table
     page = summary_page([("chapters/a", "A", v[:1]), ("chapters/b", "B", v[1:])])
-    assert "| Paper 1 (Baskerville, Granziol & Keating) | 1 | 1 qualified | {doc}`A </chapters/a>` |" in page
-    assert "| Paper 2 (Granziol) | 2 | 1 confirmed, 1 open | {doc}`B </chapters/b>` |" in page
+    assert "| Paper 1 (Baskerville, Granziol & Keating) | 1 | 1 qualified | 0 | 1 | {doc}`A </chapters/a>` |" in page
+    assert "| Paper 2 (Granziol) | 2 | 1 confirmed, 1 open | 0 | 2 | {doc}`B </chapters/b>` |" in page
     assert page.index("## Summary") < page.index("## Every verdict")
-    assert "| chapter | ID | claim | verdict | evidence |" in page
+    assert "| chapter | ID | claim | verdict | evidence | scale |" in page

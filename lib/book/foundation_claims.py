@@ -17,7 +17,7 @@ import pandas as pd
 
 from lib.book import benchmark_results as br
 from lib.book.verdict_rules import status_from_checks
-from lib.book.verdicts import Verdict
+from lib.book.verdicts import Verdict, number, number_range
 from lib.rmt import spacings
 
 GAUSSIAN = ["GOE", "GUE", "GSE"]
@@ -41,8 +41,13 @@ SLQ_STATUS = "qualified"
 def rmt_baseline_verdicts(semicircle_table: pd.DataFrame, mp_table: pd.DataFrame, spacing_table: pd.DataFrame,
                           ratio_table: pd.DataFrame, unfolding_table: pd.DataFrame, long_range_table: pd.DataFrame,
                           *, n_levels: int, poly_degrees: Sequence[int], spline_knots: Sequence[int],
-                          L_max: float) -> list[Verdict]:
+                          L_max: float, n_dense: int, n_dense_samples: int, n_spectra: int, wishart_n: int,
+                          n_wishart_samples: int) -> list[Verdict]:
     """Chapter 1: the textbook laws against sampled Gaussian ensembles, Wishart matrices and Poisson levels.
+
+    Every verdict's scale is the matrix sizes and sample counts (``n_dense`` x ``n_dense_samples`` dense matrices
+    per ensemble, ``n_spectra`` tridiagonal spectra of ``n_levels`` levels, ``wishart_n`` x ``n_wishart_samples``
+    Wishart matrices per ratio); a paper's scale does not apply (``paper_scale`` is False).
 
     * semicircle: KS distance to the semicircle below the i.i.d. 5 % value ``1.36 / sqrt(n)`` for every ensemble;
     * Marchenko-Pastur: fraction of zero eigenvalues equal to ``1 - 1/q`` (``np.allclose`` with ``atol=1e-12`` and
@@ -105,7 +110,11 @@ def rmt_baseline_verdicts(semicircle_table: pd.DataFrame, mp_table: pd.DataFrame
          f"exact-staircase {exact_sigma:.3f}, theory {spacings.goe_number_variance(L_max):.3f}",
          status_from_checks(all(pitfalls.values()), qualified=any(pitfalls.values()))),
     ]
-    return [Verdict("RMT", claim, status, f"{measured}; {reference}") for claim, measured, reference, status in claims]
+    scale = (f"dense GOE/GUE N = {number(n_dense)} (GSE 2N), {number(n_dense_samples)} matrices per ensemble; "
+             f"tridiagonal N = {number(n_levels)} levels, {number(n_spectra)} spectra per ensemble; Wishart "
+             f"N = {number(wishart_n)}, {number(n_wishart_samples)} per ratio")
+    return [Verdict("RMT", claim, status, f"{measured}; {reference}", scale, False)
+            for claim, measured, reference, status in claims]
 
 
 def _median_beyond(spectra: Any, bound: int) -> float:
@@ -156,10 +165,27 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
     return rows
 
 
+def _benchmark_sizes(r: Mapping[str, Any]) -> str:
+    """The problem sizes of a benchmark results file, for its verdicts' scale: ``": exact Hessian P = 3,466 and
+    7,850 (N = 64-1,797), SLQ P = ..."``."""
+    parts = []
+    exact = r.get("exact_hessian", {}).get("rows", [])
+    sizes = {key: [row[key] for row in exact if key in row] for key in ("P", "N")}
+    if sizes["P"]:
+        parts.append(f"exact Hessian P = {number_range(sizes['P'])}"
+                     + (f", N = {number_range(sizes['N'])}" if sizes["N"] else ""))
+    slq = r.get("slq", {})
+    if "P" in slq:
+        parts.append(f"SLQ P = {number(slq['P'])}" + (f", N = {number(slq['N'])}" if "N" in slq else ""))
+    return ": " + "; ".join(parts) if parts else ""
+
+
 def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_share: Mapping[str, float],
                             batch: Mapping[tuple[str, str], Any], rank_table: pd.DataFrame,
                             slq_table: pd.DataFrame, *, slq_steps: Sequence[int], slq_probes_default: int,
-                            results: Mapping[str, Mapping[str, Any]]) -> list[Verdict]:
+                            results: Mapping[str, Mapping[str, Any]], n_parameters: int, n_train: int,
+                            dataset: str, model: str, epochs: int, batch_size: int,
+                            logistic_batch: int) -> list[Verdict]:
     """Chapter 2: the decomposition H = G + R, the batch rank bound, SLQ, and the engine's speed targets.
 
     ``spectra[stage][name]``: ascending eigenvalues of ``H``, ``G``, ``R`` at ``"initialisation"`` and
@@ -180,6 +206,13 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
       :data:`HVP_TEN`, :data:`SLQ_SPEEDUP`; SLQ accuracy not worse than the most accurate peer by two standard
       errors of the difference). A results file lacking a row a target needs raises
       :class:`lib.book.benchmark_results.MissingBenchmarkError`.
+
+    Scale: the chapter's network (``model`` with ``n_parameters`` P, ``n_train`` samples of ``dataset``,
+    ``epochs`` of SGD, batch Hessians of ``batch_size``) and the softmax regression's P, batch size
+    ``logistic_batch`` and number M
+    of batch Hessians read off ``batch``; a benchmark's verdicts carry the sizes of its results file instead.
+    These are engine claims, not a paper's, so ``paper_scale`` is False (paper 1's softmax regression on MNIST,
+    P = 7,850 with b = 64, is quoted for comparison).
     """
     t, i = spectra["trained"], spectra["initialisation"]
     s64 = batch["softmax regression, H", "float64"]
@@ -208,6 +241,14 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
          f"m = {slq_steps[0]}: {slq_table.iloc[0]['W1 to exact']:.2e} (the bulk near zero is only coarsely resolved)",
          SLQ_STATUS),
     ]
+    n_soft, p_soft = s64.eigenvalues.shape
+    scale = (f"{model} P = {number(n_parameters)} on {number(n_train)} {dataset} samples, {number(epochs)} SGD "
+             f"epochs, batch Hessians of {number(batch_size)} samples; softmax regression P = {number(p_soft)}, "
+             f"M = {number(n_soft)} batches of b = {number(logistic_batch)}; "
+             "paper 1: P = 7,850 (MNIST), b = 64")
+    verdicts = [Verdict("tools", claim, status, numbers, scale, False) for claim, numbers, status in rows]
     for tag, r in results.items():
-        rows += _benchmark_claims(tag, r)
-    return [Verdict("tools", claim, status, numbers) for claim, numbers, status in rows]
+        bench_scale = f"benchmark results '{tag}'{_benchmark_sizes(r)}"
+        verdicts += [Verdict("tools", claim, status, numbers, bench_scale, False)
+                     for claim, numbers, status in _benchmark_claims(tag, r)]
+    return verdicts

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lib.book.verdict_rules import share_passing, span, status_below, status_from_checks, status_from_share, within
-from lib.book.verdicts import Verdict
+from lib.book.verdicts import Verdict, at_scale, number, number_range
 from lib.experiments.true_loss_networks import closer_convention
 from lib.rmt.budget import CurveFit
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
@@ -24,6 +24,7 @@ __all__ = [
     "goe_like",
     "goe_like_share",
     "goe_statistics_verdicts",
+    "goe_statistics_paper_scale",
     "gradient_decorrelation_verdicts",
     "training_budget_verdicts",
     "true_loss_verdicts",
@@ -46,7 +47,14 @@ SPACING_KS_FACTOR = 2.0
 #: (round-off) populations is GOE-like, and only qualified below it.
 NULL_GOE_SHARE = 0.5
 
+#: Data sets that stand in for paper 1's when its files are absent (``batch_hessians._paper_settings``): a run on
+#: any of them is not at the paper's scale even with ``scale = "paper"``.
+PAPER1_STAND_INS = frozenset({"mnist5k", "deep_features", "diabetes"})
+
 # --- chapter 4: the true-loss model
+#: Paper 1's sizes of the model's sample sets: N x samples of the grid cases and of the degenerate/outlier cases.
+PAPER1_MODEL_GRID = (300, 100)
+PAPER1_MODEL_LARGE = (500, 300)
 #: Largest |<r~> - 0.5307| over the model's sample sets for its local statistics to count as GOE.
 MODEL_RATIO_TOL = 0.02
 #: Largest KS distance between the networks' bulk and its moment-matched semicircle for the bulk to count as one.
@@ -99,6 +107,10 @@ def goe_statistics_verdicts(
     weight_distance: Iterable[float],
     *,
     spline_selection: str,
+    overview: pd.DataFrame,
+    scale: str,
+    overrides: Mapping[str, Any],
+    datasets: Iterable[str],
 ) -> list[Verdict]:
     """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's tables.
 
@@ -111,6 +123,10 @@ def goe_statistics_verdicts(
     initialisation). P1.1a: ``status_from_share`` of the share of experiments whose spline-unfolded spacings are
     within SPACING_KS_FACTOR x KS_CRIT_95 / sqrt(n) of the exact GOE law. P1.1c: contradicted when at least
     NULL_GOE_SHARE of the null-space populations are GOE-like, else qualified.
+
+    Scale: from ``overview`` (``overview_table``: P, batch spectra M, batch size, epochs per experiment) and the
+    experiments' ``datasets``; at paper 1's scale as :func:`goe_statistics_paper_scale` decides it from the
+    registry ``scale``, the chapter's ``overrides`` and the data sets.
     """
     trained_rows = summary[summary.spectra.str.endswith("trained")]
     init_rows = summary[summary.spectra.str.endswith("init")]
@@ -125,7 +141,15 @@ def goe_statistics_verdicts(
     f_spline = share_passing(spline_ok)
     spline_bad = ", ".join(spline_rows.spectra[~spline_ok]) or "none"
 
-    return [
+    datasets = list(dict.fromkeys(datasets))
+    paper_scale = goe_statistics_paper_scale(scale, overrides, datasets)
+    scale = (f"{len(overview)} experiments ({', '.join(overview.index)}), P = {number_range(overview['P'])}, "
+             f"M = {number_range(overview['batch spectra M'])} batches of "
+             f"{number_range(overview['batch size'])} samples, {number_range(overview['epochs'])} epochs; "
+             "data: " + ", ".join(datasets))
+    scale += ("; paper 1's sizes" if paper_scale
+              else "; paper 1: P up to 20,060, batches of 64, every batch, 300 epochs, MNIST / CIFAR-10 / Bike")
+    return at_scale([
         Verdict("P1.1", "Batch-Hessian spacing ratios agree with the GOE across architectures and data sets",
                 status_from_share(min(f_trained, f_genuine)),
                 f"trained, |lambda| > 1e-10: <r~> = {span(trained_rows.mean_min_ratio)} over {len(trained_rows)} "
@@ -147,7 +171,13 @@ def goe_statistics_verdicts(
                 f"populations GOE-like); in float32 the 1e-10 cut-off keeps "
                 + ", ".join(f"{i}: {v:.0%}" for i, v in noise_share.items())
                 + " null-space round-off among its levels"),
-    ]
+    ], scale, paper_scale)
+
+
+def goe_statistics_paper_scale(scale: str, overrides: Mapping[str, Any], datasets: Iterable[str]) -> bool:
+    """Whether chapter 3 runs at paper 1's scale: the registry's ``"paper"`` sizes, no ``max_batches`` / ``epochs``
+    override, and none of the stand-in data sets (:data:`PAPER1_STAND_INS`) in place of paper 1's files."""
+    return scale == "paper" and not overrides and not PAPER1_STAND_INS.intersection(datasets)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -165,6 +195,8 @@ def true_loss_verdicts(
     model: str,
     dataset: str,
     n_parameters: int,
+    model_sizes: Mapping[str, tuple[int, int]],
+    net_epochs: int,
 ) -> list[Verdict]:
     """Verdicts on P1.2 (the true-loss model) from chapter 4's results.
 
@@ -174,13 +206,24 @@ def true_loss_verdicts(
     every sample set's <r~> is within MODEL_RATIO_TOL of 0.5307 (else qualified); its spectra are like the
     networks' when the network bulk is within KS BULK_SEMICIRCLE_KS of a semicircle (else qualified); the shift
     variance stays open (too few networks to decide).
+
+    Scale: ``model_sizes`` = ``{"grid": (N, samples), "large": (N, samples)}`` of the model's cases, and the
+    networks (``n_networks`` ``model``s of ``n_parameters`` P on ``dataset``, ``net_epochs`` epochs); at paper 1's
+    scale when both cases are at least :data:`PAPER1_MODEL_GRID` / :data:`PAPER1_MODEL_LARGE`.
     """
     grid_rows = ratio_table.loc[[i for i in ratio_table.index if "as published" not in i]]
     worst = float((grid_rows["<r~>"] - GOE_R).abs().max())
     net_row = compare.iloc[0]
     net_goe = within(GOE_R, net_row["95% low"], net_row["95% high"])
     shift_hat, kp_sq = shift_compare["measured shift variance"], shift_compare["notebook: k'(0)^2"]
-    return [
+    (n_grid, m_grid), (n_large, m_large) = model_sizes["grid"], model_sizes["large"]
+    paper_scale = (n_grid >= PAPER1_MODEL_GRID[0] and m_grid >= PAPER1_MODEL_GRID[1]
+                   and n_large >= PAPER1_MODEL_LARGE[0] and m_large >= PAPER1_MODEL_LARGE[1])
+    scale = (f"model: N = {number(n_grid)} x {number(m_grid)} samples per grid case, N = {number(n_large)} x "
+             f"{number(m_large)} (degenerate / outliers); networks: {number(n_networks)} {model}s, "
+             f"P = {number(n_parameters)}, {dataset}, {number(net_epochs)} epochs; paper 1: N = "
+             f"{PAPER1_MODEL_GRID[0]} x {PAPER1_MODEL_GRID[1]}, N = {PAPER1_MODEL_LARGE[0]} x {PAPER1_MODEL_LARGE[1]}")
+    return at_scale([
         Verdict("P1.2", "The model's Hessians (GOE + common shift, with degeneracy and outliers) have GOE local "
                 "statistics", status_below(worst, MODEL_RATIO_TOL),
                 f"{n_sample_sets} sample sets of the published grid (both shift conventions, bug fixed): <r~> within "
@@ -197,7 +240,7 @@ def true_loss_verdicts(
         Verdict("P1.2", "Shift variance: derivation k''(0) vs the published notebook's k'(0)^2", "open",
                 f"networks: measured shift variance {shift_hat:.3g}, k''(0) = {fit.kpp:.3g}, k'(0)^2 = {kp_sq:.3g}; "
                 f"closer (log ratio): {closer_convention(shift_compare)}; only {n_networks} networks"),
-    ]
+    ], scale, paper_scale)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -213,6 +256,7 @@ def gradient_decorrelation_verdicts(
     dataset: str,
     n_networks: int,
     n_directions: int,
+    epochs: int,
 ) -> list[Verdict]:
     """Verdicts on P1.2b (gradients decorrelate with distance, with the squared-exponential shape) from chapter 5.
 
@@ -221,12 +265,19 @@ def gradient_decorrelation_verdicts(
     the mean cosine exceeds NEAR_COSINE at the smallest distance and lies within FAR_COSINE of 0 at the largest,
     around both kinds of point (else qualified); the shape is confirmed when both reduced chi^2 are below
     SE_SHAPE_CHI2 (else contradicted).
+
+    Scale: ``n_networks`` ``model``s of P = ``data["n_parameters"]`` trained ``epochs`` epochs on ``dataset``,
+    ``n_directions`` directions per point, the range of ``distances``. No profile reruns paper 1's own networks,
+    so ``paper_scale`` is False.
     """
     tr, ini = summary["trained"], summary["init"]
     d = np.asarray(list(distances), dtype=float)
+    scale = (f"{number(n_networks)} {model}s, P = {number(data['n_parameters'])}, {dataset} (whole training split), "
+             f"{number(epochs)} epochs; {number(n_directions)} directions per point, d = {d.min():g}-{d.max():g}; "
+             "paper 1's own networks are not rerun")
     decays = bool(tr["mean"][0] > NEAR_COSINE and abs(tr["mean"][-1]) < FAR_COSINE
                   and ini["mean"][0] > NEAR_COSINE and abs(ini["mean"][-1]) < FAR_COSINE)
-    return [
+    return at_scale([
         Verdict("P1.2b", "Loss gradients become independent (decorrelate) with distance in weight space",
                 status_from_checks(decays, qualified=True),
                 f"{model} on {dataset}, P = {data['n_parameters']}, {n_networks} networks x {n_directions} directions: "
@@ -239,7 +290,7 @@ def gradient_decorrelation_verdicts(
                 f"fitted l = {tr['fit'].lengthscale:.3g} +/- {tr['fit'].stderr:.2g} (trained), "
                 f"{ini['fit'].lengthscale:.3g} +/- {ini['fit'].stderr:.2g} (initial); reduced chi2 of the SE shape "
                 f"{tr['chi2/dof']:.1f} (trained), {ini['chi2/dof']:.1f} (initial)"),
-    ]
+    ], scale, False)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -255,6 +306,8 @@ def training_budget_verdicts(
     dataset: str,
     n_budgets: int,
     n_seeds: int,
+    max_budget: int,
+    n_published: int,
 ) -> list[Verdict]:
     """Verdicts on P1.3 (the best loss approaches its asymptote exponentially in the budget) from chapter 6.
 
@@ -263,6 +316,10 @@ def training_budget_verdicts(
     published parameters. The published fit is reproduced when ``max_rel_dev`` < REFIT_REL_TOL (else
     contradicted); the exponential approach is confirmed only if neither data set favours the power law by more
     than AICC_SUPPORT and our rate c has a 95 % interval below 0 (else qualified).
+
+    Scale: the published table's ``n_published`` ResNet-50 / ImageNet budgets (refitted, not retrained) and our
+    ``n_budgets`` budgets up to ``max_budget`` epochs x ``n_seeds`` seeds of ``model`` on ``dataset``. No ResNet-50
+    is trained here, so ``paper_scale`` is False.
     """
     e_loss, p_loss = published_fits["loss"]
     e_err, p_err = published_fits["error"]
@@ -271,7 +328,10 @@ def training_budget_verdicts(
     pub_delta = min(e_loss.aicc - p_loss.aicc, e_err.aicc - p_err.aicc)
     saturates = bool(ours_e.params[2] < 0 and ours_e.ci_high[2] < 0)
     power_favoured = pub_delta > AICC_SUPPORT or ours_delta > AICC_SUPPORT
-    return [
+    scale = (f"published ResNet-50 / ImageNet table, {number(n_published)} budgets (refitted, not retrained); ours: "
+             f"{model} on {dataset}, {number(n_budgets)} budgets up to {number(max_budget)} epochs x "
+             f"{number(n_seeds)} seeds")
+    return at_scale([
         Verdict("P1.3", "The published ResNet-50 fits y = a + b exp(ct) (loss a = 0.94325, b = 0.76132, "
                 "c = -0.045849; error a = 0.23295, b = 0.16744, c = -0.040667)",
                 status_below(max_rel_dev, REFIT_REL_TOL, passed="reproduced", failed="contradicted"),
@@ -285,4 +345,4 @@ def training_budget_verdicts(
                 f"({n_budgets} budgets x {n_seeds} seeds): c = {ours_e.params[2]:.3f} "
                 f"[{ours_e.ci_low[2]:.3f}, {ours_e.ci_high[2]:.3f}], a = {ours_e.params[0]:.4f}, "
                 f"Delta AICc = {ours_delta:.1f}"),
-    ]
+    ], scale, False)

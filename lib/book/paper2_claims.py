@@ -19,7 +19,7 @@ import pandas as pd
 
 from lib.book.published import DERIVED_PSPIN_ATOM_ZEROS_P3, DERIVED_PSPIN_THRESHOLDS, PUBLISHED_PSPIN_P3
 from lib.book.verdict_rules import status_from_checks, status_when
-from lib.book.verdicts import Verdict
+from lib.book.verdicts import Verdict, at_scale, number
 from lib.experiments import network_spectra as ns
 from lib.rmt import freeprob as fp
 from lib.rmt import measures as ms
@@ -53,13 +53,16 @@ def beyond_semicircle_verdicts(product_table: pd.DataFrame, wigner_table: pd.Dat
                                sum_rows: Sequence[Mapping[str, Any]], pw_rows: Sequence[Mapping[str, Any]],
                                atoms: pd.DataFrame, dense_rows: Sequence[Mapping[str, Any]],
                                sparse_atoms: pd.DataFrame, critical: pd.DataFrame, *, slope: float,
-                               sparse_samples: int, sparse_n: int) -> list[Verdict]:
+                               sparse_samples: int, sparse_n: int, n: int, sweep_n: int,
+                               population: int) -> list[Verdict]:
     """Chapter 3: the ensembles paper 2 proposes against sampled matrices (claims P2.2, P2.2b) and the textbook
     results they rest on. The tables are the chapter's :func:`ks_row` tables (products, Wigner products, free
     sums, random features; the first three ``dense_rows`` are the densely percolated matrices), the atom sweep
     (``sampled`` / ``theory``), the sparse atoms (``sampled`` / ``Bauer-Golinelli``) and the Pennington-Bahri
     critical energies; ``slope`` is the fitted exponent of the index. Statuses:
-    :data:`BEYOND_SEMICIRCLE_STATUS` (stated, see there)."""
+    :data:`BEYOND_SEMICIRCLE_STATUS` (stated, see there). Scale: the matrix sizes (``n`` dense, ``sweep_n`` in the
+    width sweeps, ``sparse_n`` x ``sparse_samples`` percolated) and the cavity solver's ``population``; sampled
+    ensembles, to which a paper's scale does not apply (``paper_scale`` False)."""
     all_fits = pd.concat([product_table, wigner_table, pd.DataFrame(sum_rows), pd.DataFrame(pw_rows)])
     ratio = (all_fits["KS distance"] / all_fits["99% bound 1.63/sqrt(N)"]).max()
     chain_dev = np.max(np.abs(atoms["sampled"] - atoms["theory"]))
@@ -84,7 +87,9 @@ def beyond_semicircle_verdicts(product_table: pd.DataFrame, wigner_table: pd.Dat
          "[0.1, 0.75]"),
     ]
     claim_ids = ["P2.2", "P2.2b", "P2.2", "RMT", "RMT", "RMT"]
-    return [Verdict(cid, claim, status, evidence)
+    scale = (f"dense N = {number(n)}, width sweeps N_0 = {number(sweep_n)}, percolated N = {number(sparse_n)} "
+             f"({number(sparse_samples)} per mean degree), cavity population {number(population)}")
+    return [Verdict(cid, claim, status, evidence, scale, False)
             for cid, (claim, evidence), status in zip(claim_ids, rows, BEYOND_SEMICIRCLE_STATUS, strict=True)]
 
 
@@ -120,7 +125,8 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
                                      atom_table: pd.DataFrame, atom_check: Mapping[float, float],
                                      ww_table: pd.DataFrame, w_break: Mapping[int, float],
                                      q_break: Mapping[int, float], margin: Mapping[int, float], *,
-                                     p_values: Sequence[int], kmax: int) -> list[Verdict]:
+                                     p_values: Sequence[int], kmax: int, n_cells: int, n_atom_weights: int,
+                                     n_ww_ratios: int) -> list[Verdict]:
     """Chapter 4: ABC's thresholds and their layering (Auffinger, Ben Arous & Cerny 2013), and claim P2.3 that the
     layering depends strongly on the limiting spectral density.
 
@@ -136,6 +142,10 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
     semicircle-plus-atom and Wigner x Wishart laws (index normalisation, p, w or q); ``atom_check``: the zero of
     the total complexity at p = 3 for the derived reference weights; ``w_break`` / ``q_break``: breakpoints per
     p; ``margin``: ABC's complexity at the bulk edge per p.
+
+    Scale: the grid of the computation (``p_values``, indices up to ``kmax``, ``n_atom_weights`` atom weights,
+    ``n_ww_ratios`` Wishart ratios, ``n_cells`` density cells); a deterministic computation, to which a paper's
+    scale does not apply (``paper_scale`` False).
     """
     max_table_dev = threshold_deviation(threshold_table)
     layered_abc = layered_by_index(threshold_table, kmax)
@@ -149,7 +159,9 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
     n_broken = int(sub["E_0"].isna().sum())
     breaks = [f"w_c = {w_break[p]:.3f}" for p in p_values[:1]] + [f"q_c = {q_break[p]:.4f}" for p in p_values[:1]]
     band = {p: threshold_table.loc[p, "E_0"] - threshold_table.loc[p, "E_inf"] for p in (p_values[0], p_values[-1])}
-    return [
+    scale = (f"p = {', '.join(map(str, p_values))}, indices k = 0..{kmax}, {n_atom_weights} atom weights, "
+             f"{n_ww_ratios} Wishart ratios, {number(n_cells)} density cells (deterministic)")
+    return at_scale([
         Verdict("RMT", "ABC thresholds: E_0(3) = 1.657, E_inf = 2 sqrt((p-1)/p), table for p = 3, 4, 5, 10",
                 status_when(max_table_dev < TABLE_TOL and round(e3[0], 3) == PUBLISHED_PSPIN_P3["E_0"],
                             "reproduced", "contradicted"),
@@ -174,7 +186,7 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
                 "global minimum", CHOROMANSKA_STATUS,
                 f"needs positive edge complexity; GOE margin {margin[p_values[0]]:.4f} "
                 f"at p = {p_values[0]}, lost to a {w_break[p_values[0]]:.3f} atom at fixed second moment"),
-    ]
+    ], scale, False)
 
 
 # --- chapter 9: trained networks' spectra against the laws ------------------------------------------------------
@@ -189,11 +201,16 @@ RATIO_MOVES = 0.1
 CONNECTED_FRACTION = 0.25
 #: a Hessian "carries an atom" when its exact weight near zero exceeds this (P2.4)
 ZERO_MASS_PRESENT = 0.1
+#: paper 2's training of its networks: full-width VGG-16 / ResNet on CIFAR-10, all training images, 300 epochs
+PAPER2_DATASET, PAPER2_EPOCHS = "cifar10", 300
 
 
 def network_spectra_verdicts(summary: pd.DataFrame, sweep: pd.DataFrame, evolution: pd.DataFrame,
                              zero_mass: Mapping[str, float], line_barrier: float,
-                             bezier_barrier: float) -> list[Verdict]:
+                             bezier_barrier: float, *, mlp_parameters: int, mlp_samples: int, mlp_dataset: str,
+                             mlp_epochs: int, conv_parameters: Mapping[str, int], conv_widths: Mapping[str, float],
+                             conv_dataset: str, conv_epochs: int, conv_n_train: int,
+                             conv_samples: int) -> list[Verdict]:
     """Chapter 9: claims P2.1, P2.2, P2.2b and P2.4 of paper 2 on trained networks.
 
     ``summary``: :func:`lib.experiments.network_spectra.law_summary` (index ``"<network> hessian|ggn"``);
@@ -210,6 +227,12 @@ def network_spectra_verdicts(summary: pd.DataFrame, sweep: pd.DataFrame, evoluti
       atom moves by more than :data:`RATIO_MOVES` across width ratios or the counting bound does better;
     * P2.4: "qualified" when the trained curve removes most of the barrier (:data:`CONNECTED_FRACTION`) and both
       Hessians carry an atom (:data:`ZERO_MASS_PRESENT`), else "open": co-occurrence, not a test.
+
+    Scale: the exact-spectrum MLP (``mlp_parameters`` P, ``mlp_samples`` samples in the loss, ``mlp_dataset``,
+    ``mlp_epochs``) and the convolutional networks (``conv_parameters`` P by label, trained ``conv_epochs`` on
+    ``conv_n_train`` images of ``conv_dataset``, the data set actually used, ``conv_samples`` in the loss; 0 means
+    all). At paper 2's scale when every convolutional network is full width (``conv_widths`` >= 1) and trained
+    on all of CIFAR-10 for :data:`PAPER2_EPOCHS` epochs, with the loss over all images.
     """
     hess = summary[summary.index.str.endswith("hessian")]
     ggn = summary[summary.index.str.endswith("ggn")]
@@ -230,7 +253,14 @@ def network_spectra_verdicts(summary: pd.DataFrame, sweep: pd.DataFrame, evoluti
     connected = bezier_barrier < CONNECTED_FRACTION * line_barrier
     init_zero = evolution[(evolution.epoch == 0) & (evolution.matrix == "ggn")]["zero obs."]
     p24 = status_when(connected and min(zero_mass.values()) > ZERO_MASS_PRESENT, "qualified", "open")
-    return [
+    paper_scale = bool(conv_dataset == PAPER2_DATASET and conv_epochs >= PAPER2_EPOCHS and conv_n_train == 0
+                       and conv_samples == 0 and conv_widths and min(conv_widths.values()) >= 1)
+    scale = (f"MLP P = {number(mlp_parameters)}, {number(mlp_samples)} {mlp_dataset} samples in the loss, "
+             f"{number(mlp_epochs)} epochs; " + ", ".join(f"{k} P = {number(v)}" for k, v in conv_parameters.items())
+             + f" on {number(conv_n_train) if conv_n_train else 'all'} {conv_dataset} images, {number(conv_epochs)} "
+             f"epochs, {number(conv_samples) if conv_samples else 'all'} in the loss; {len(sweep)} width-sweep MLPs"
+             + ("" if paper_scale else "; paper 2: full-width VGG-16 / ResNet, all of CIFAR-10, 300 epochs"))
+    return at_scale([
         Verdict("P2.1", "Trained networks' Hessian / GGN spectra deviate strongly from the semicircle / MP, even "
                 "without outliers", p21,
                 f"smallest KS of any semicircle fit to a Hessian (moments or least squares; k = 0, 10, C or gap rule; "
@@ -253,4 +283,4 @@ def network_spectra_verdicts(summary: pd.DataFrame, sweep: pd.DataFrame, evoluti
                 f"two MLP Hessians {min(zero_mass.values()):.3f}-{max(zero_mass.values()):.3f}; the GGN has "
                 f"{init_zero.min():.3f}-{init_zero.max():.3f} near 0 already at initialisation (all networks): "
                 f"co-occurrence, not a test of the explanation"),
-    ]
+    ], scale, paper_scale)

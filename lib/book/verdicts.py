@@ -3,7 +3,9 @@
 A chapter computes its evidence and ends with::
 
     show_verdicts([Verdict("P1.1", "Batch-Hessian spacing ratios follow the GOE law", "confirmed",
-                           f"<r~> = {m:.4f} [{lo:.4f}, {hi:.4f}] against 0.5307")])
+                           f"<r~> = {m:.4f} [{lo:.4f}, {hi:.4f}] against 0.5307",
+                           f"P = {P:,}, M = {M} batches of {b} samples, digits; paper: P = 7,850, MNIST",
+                           paper_scale=False)])
 
 which displays a table and attaches the same verdicts as JSON (mime type :data:`MIME`) to the cell's output.
 When the book is rendered, :func:`collect` reads them back from every executed chapter and
@@ -15,10 +17,12 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 MIME = "application/vnd.rmt-book.verdicts+json"
+#: the scale of a verdict recorded before verdicts carried one (old JSON read back by :func:`collect`)
+SCALE_NOT_RECORDED = "not recorded"
 STATUSES = ("confirmed", "qualified", "contradicted", "reproduced", "open")
 _BADGE = {status: f"**{status}**" for status in STATUSES}
 
@@ -28,19 +32,48 @@ class Verdict:
     """One claim and what the chapter's measurements say about it.
 
     ``claim_id`` names the claim as the introduction does (``P1.1``, ``P2.3``; ``RMT`` for textbook results),
-    ``status`` is one of :data:`STATUSES`, ``evidence`` one sentence with the computed numbers.
+    ``status`` is one of :data:`STATUSES`, ``evidence`` one sentence with the computed numbers, ``scale`` one
+    sentence with the sizes it was measured at (parameters P, samples, batches M, widths, data set, training; the
+    paper's own where they differ) and ``paper_scale`` whether that is the paper's own scale (``False`` for CPU-sized
+    runs and for textbook results, where a paper's scale does not apply). The defaults only keep verdicts recorded
+    before the scale was (:func:`collect`) readable; the claim modules always pass both.
     """
 
     claim_id: str
     claim: str
     status: str
     evidence: str
+    scale: str = SCALE_NOT_RECORDED
+    paper_scale: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"verdict status {self.status!r} is not one of {', '.join(STATUSES)}")
         if not self.claim.strip() or not self.evidence.strip():
             raise ValueError("a verdict needs a claim and the evidence for it")
+        if not self.scale.strip():
+            raise ValueError("a verdict needs the scale it was measured at")
+
+
+def at_scale(verdicts: Sequence[Verdict], scale: str, paper_scale: bool) -> list[Verdict]:
+    """``verdicts`` with ``scale`` and ``paper_scale`` set (every verdict of a chapter shares its scale)."""
+    return [replace(v, scale=scale, paper_scale=bool(paper_scale)) for v in verdicts]
+
+
+def number(x: float) -> str:
+    """An integer with thousands separators (``7,850``); other numbers as ``:g``."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def number_range(values: Sequence[float]) -> str:
+    """``"500-1,600"`` for several values, ``"650"`` when they are all equal."""
+    lo, hi = min(values), max(values)
+    return number(lo) if lo == hi else f"{number(lo)}-{number(hi)}"
+
+
+def scale_label(v: Verdict) -> str:
+    """The scale as shown in a table: the sentence, marked when it is the paper's own scale."""
+    return f"{v.scale} (the paper's scale)" if v.paper_scale else v.scale
 
 
 def _escape(text: str) -> str:
@@ -49,23 +82,28 @@ def _escape(text: str) -> str:
 
 def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) -> str:
     """The verdicts as a Markdown table (with a chapter column linking to ``chapter_link`` when given)."""
-    head = "| ID | claim | verdict | evidence |\n|---|---|---|---|\n"
+    head = "| ID | claim | verdict | evidence | scale |\n|---|---|---|---|---|\n"
     rows = [
-        f"| {_escape(v.claim_id)} | {_escape(v.claim)} | {_BADGE[v.status]} | {_escape(v.evidence)} |"
+        f"| {_escape(v.claim_id)} | {_escape(v.claim)} | {_BADGE[v.status]} | {_escape(v.evidence)} "
+        f"| {_escape(scale_label(v))} |"
         for v in verdicts
     ]
     if chapter_link:
-        head = "| chapter | ID | claim | verdict | evidence |\n|---|---|---|---|---|\n"
+        head = "| chapter | ID | claim | verdict | evidence | scale |\n|---|---|---|---|---|---|\n"
         rows = [f"| {chapter_link} {row}" for row in rows]
     return head + "\n".join(rows) + "\n"
 
 
 def verdict_html(verdicts: Sequence[Verdict]) -> str:
     """The verdicts as an HTML table (class ``verdict-table``, a badge per status styled by
-    ``_static/verdicts.css``): what a chapter page shows, since myst-nb renders Markdown outputs without tables."""
+    ``_static/verdicts.css``): what a chapter page shows, since myst-nb renders Markdown outputs without tables.
+    The scale is a line under the evidence (class ``verdict-scale``, plus ``verdict-paper-scale`` at the paper's
+    own scale)."""
     rows = "".join(
         f'<tr><td class="verdict-id">{html.escape(v.claim_id)}</td><td>{html.escape(v.claim)}</td>'
-        f'<td><span class="verdict verdict-{v.status}">{v.status}</span></td><td>{html.escape(v.evidence)}</td></tr>'
+        f'<td><span class="verdict verdict-{v.status}">{v.status}</span></td><td>{html.escape(v.evidence)}'
+        f'<div class="verdict-scale{" verdict-paper-scale" if v.paper_scale else ""}">Scale: '
+        f"{html.escape(scale_label(v))}</div></td></tr>"
         for v in verdicts
     )
     return ('<table class="verdict-table"><thead><tr><th>ID</th><th>claim</th><th>verdict</th><th>evidence</th>'
@@ -128,8 +166,14 @@ def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
             link = f"{{doc}}`{_escape(title)} </{docname}>`"
             if link not in where.setdefault(_paper(v.claim_id), []):
                 where[_paper(v.claim_id)].append(link)
-    lines += ["## Summary", "", "| source | claims | verdicts | chapters |", "|---|---|---|---|"]
-    lines += [f"| {paper} | {len(vs)} | {status_counts(vs)} | {', '.join(where[paper])} |"
+    lines += ["## Summary", "",
+              "Claims are counted once per verdict row; \"tested at the papers' scale\" counts the verdicts measured",
+              "at the paper's own sizes, \"only at CPU scale\" those measured at reduced sizes (and textbook results,",
+              "to which a paper's scale does not apply). The scale of every verdict is in its row below.", "",
+              "| source | claims | verdicts | tested at the papers' scale | only at CPU scale | chapters |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {paper} | {len(vs)} | {status_counts(vs)} | {sum(v.paper_scale for v in vs)} "
+              f"| {sum(not v.paper_scale for v in vs)} | {', '.join(where[paper])} |"
               for paper, vs in by_paper.items()]
     lines += ["", "## Every verdict", ""]
     rows: list[str] = []
