@@ -112,7 +112,7 @@ def _chapter4_inputs(e0_p3: float = 1.6570, shift: float = 0.0, atom_e0: float =
 def test_layered_critical_points_verdicts_statuses():
     verdicts = pc.layered_critical_points_verdicts(**_chapter4_inputs())
     assert [v.status for v in verdicts] == ["reproduced", "confirmed", "confirmed", "confirmed", "qualified"]
-    assert "notes' values within 2.0e-05" in verdicts[2].evidence
+    assert "independent reference values within 2.0e-05" in verdicts[2].evidence
     assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
     assert verdicts[0].scale == ("p = 3, 10, indices k = 0..2, 2 atom weights, 2 Wishart ratios, 2,000 density cells "
                                  "(deterministic)")

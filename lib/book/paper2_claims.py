@@ -175,7 +175,8 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
         Verdict("P2.3", "The layered structure depends strongly on the exact form of the limiting spectral density",
                 status_from_checks(n_broken > 0 and max_shift_unchanged > SHIFT_MOVES, qualified=True),
                 f"p = {p_values[0]}: atom w moves E_0 by up to {max_shift_unchanged:.3f} (semicircle unchanged; "
-                f"independent reference values within {atom_dev:.1e}); variance-matched the band vanishes at {', '.join(breaks)}; "
+                f"independent reference values within {atom_dev:.1e}); variance-matched the band vanishes at "
+                f"{', '.join(breaks)}; "
                 f"w_c = {w_break[p_values[-1]]:.3f} at p = {p_values[-1]}. Our reconstruction: the paper's derivation "
                 "is not available"),
         Verdict("P2.3", "Where thresholds exist the ordering by index never inverts (Coulomb-gas rate)",
