@@ -2,8 +2,12 @@
 
 Checks, per page: no console errors or uncaught exceptions, no request leaves the machine (the book must read
 offline: MathJax is bundled, figures are embedded), no broken image, and no unrendered math (a ``$...$`` left in the
-prose, or a MyST math node that MathJax did not typeset). A full-page screenshot of each page is saved next to
-the book in ``<book>/../screenshots``.
+prose, or a MyST math node that MathJax did not typeset). And, as a reader would see it: no raw Markdown table
+(a line of prose or output that starts with ``|`` and contains `` | ``, outside ``pre``/``code``); every citation link
+to the bibliography (``bibliography.html#id``) lands on an anchor that exists there; and on chapter pages
+(``chapters/*.html``) every image in a cell output sits in a ``figure`` whose ``figcaption`` carries a numbered caption
+(``Fig. N.M``), and the verdict table is a real HTML ``table.verdict-table`` with at least one body row. A full-page
+screenshot of each page is saved next to the book in ``<book>/../screenshots``.
 
 Needs a built book (``make book``; CI passes ``--book-html _build/smoke/html``) and Debian's ``chromium``, which the
 ``browser`` fixture (``conftest.py``) installs with apt-get when it is missing and it runs as root; otherwise the test
@@ -78,6 +82,55 @@ UNRENDERED_JS = """() => {
   return {text: clone.innerText, untypeset, broken};
 }"""
 
+# What a reader would notice: raw Markdown tables, uncaptioned output figures, the verdict table, citation targets.
+READER_JS = r"""() => {
+  const main = document.querySelector('article') || document.body;
+  const inCode = n => !!(n.nodeType === 1 ? n : n.parentElement).closest('pre, code, script, style');
+  const isRow = t => t.startsWith('|') && t.includes(' | ');
+  const rawTables = new Set();
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (inCode(n) || n.parentElement.closest('p')) continue;  // paragraphs are read whole below
+    n.textContent.split('\n').map(l => l.trim()).filter(isRow).forEach(l => rawTables.add(l.slice(0, 60)));
+  }
+  main.querySelectorAll('p').forEach(p => {
+    if (inCode(p)) return;
+    p.innerText.split('\n').map(l => l.trim()).filter(isRow).forEach(l => rawTables.add(l.slice(0, 60)));
+  });
+  const uncaptioned = [...main.querySelectorAll('.cell_output img')].filter(img => {
+    const fig = img.closest('figure');
+    const num = fig && fig.querySelector('figcaption .caption-number');
+    return !(num && /^Fig\.\s*\d+\.\d+/.test(num.textContent.trim()));
+  }).map(img => (img.getAttribute('src') || '').slice(0, 80));
+  const verdictRows = [...main.querySelectorAll('table.verdict-table')]
+    .map(t => t.querySelectorAll('tbody tr').length);
+  const citations = [...main.querySelectorAll('a[href*="bibliography.html#"]')].map(a => {
+    const u = new URL(a.href);
+    return {path: u.pathname, id: decodeURIComponent(u.hash.slice(1)), text: a.textContent.trim().slice(0, 40)};
+  });
+  return {rawTables: [...rawTables], uncaptioned, verdictRows, citations};
+}"""
+
+IDS_JS = "() => [...document.querySelectorAll('[id]')].map(e => e.id)"
+
+
+def _reader_problems(rel: str, found: dict[str, Any], bib_path: str, bib_ids: set[str] | None) -> list[str]:
+    """The reader's checks on one page, from what ``READER_JS`` found there."""
+    errors = [f"raw Markdown table text: {t!r}" for t in found["rawTables"]]
+    if rel.startswith("chapters/"):
+        errors += [f"output image without a numbered figure caption: {src}" for src in found["uncaptioned"]]
+        if not any(found["verdictRows"]):
+            errors.append("no HTML verdict table (table.verdict-table with a body row)")
+    for cite in found["citations"]:
+        target = f"bibliography.html#{cite['id']}"
+        if cite["path"] != bib_path:
+            errors.append(f"citation {cite['text']!r} links to {cite['path']}#{cite['id']}, not the bibliography page")
+        elif bib_ids is None:
+            errors.append(f"citation {cite['text']!r} links to {target}, but the book has no bibliography page")
+        elif cite["id"] not in bib_ids:
+            errors.append(f"citation {cite['text']!r} links to {target}, which has no such anchor")
+    return errors
+
 
 def test_every_page_renders_offline_without_errors(book_html: Path, server: str, browser: Any) -> None:
     shots = book_html.parent / "screenshots"
@@ -85,6 +138,13 @@ def test_every_page_renders_offline_without_errors(book_html: Path, server: str,
     problems: list[str] = []
     pages = _pages(book_html)
     assert pages, f"no pages found in {book_html}"
+    bib_path = "/bibliography.html"
+    bib_ids: set[str] | None = None
+    if (book_html / "bibliography.html").is_file():
+        bib = browser.new_page()
+        bib.goto(f"{server}{bib_path}", wait_until="load")
+        bib_ids = set(bib.evaluate(IDS_JS))
+        bib.close()
     for rel in pages:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
@@ -107,6 +167,7 @@ def test_every_page_renders_offline_without_errors(book_html: Path, server: str,
         errors += [f"broken image {src}" for src in found["broken"]]
         errors += [f"math not typeset: {t!r}" for t in found["untypeset"]]
         errors += [f"unrendered $-math: {m[:60]!r}" for m in DOLLAR_MATH.findall(found["text"])]
+        errors += _reader_problems(rel, page.evaluate(READER_JS), bib_path, bib_ids)
         page.screenshot(path=str(shots / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
         problems += [f"{rel}: {e}" for e in errors]
         page.close()
