@@ -168,6 +168,7 @@ def test_build_renders_executed_chapters_and_refuses_missing_ones(book: Path) ->
     assert "n * scale = 0.5" in page  # the executed output is rendered, not re-computed
     text = re.sub(r"<[^>]+>", "", page)
     assert "Reproduce this page" in text and "--profile smoke --chapters good" in text and "-y '{\"n\": 1}'" in text
+    assert "make lab" in text and "chapters/good.ipynb" in text  # how to rerun it in JupyterLab
     # the page's download menu links its notebook, with the outputs shown (readers rerun it in JupyterLab)
     link = re.search(r'href="((?:\.\./)*_sources/chapters/good\.ipynb)"', page)
     assert link, "no download link to the chapter's notebook"

@@ -66,8 +66,8 @@ def reproduce_box(chapter: str, profile: str, record: dict[str, Any] | None) -> 
     shown = ", ".join(f"`{k}={v!r}`" for k, v in params.items()) or "the notebook's defaults"
     where = ""
     if record:
-        where = (f" It ran on {record.get('device', '?')} in {record.get('seconds', 0):.0f} s with library version "
-                 f"{record.get('lib_version', '?')}.")
+        where = (f" It ran on {record.get('device', '?')} with {record.get('threads', '?')} thread(s) in "
+                 f"{record.get('seconds', 0):.0f} s with library version {record.get('lib_version', '?')}.")
     return (
         ":::{admonition} Reproduce this page\n:class: tip dropdown\n"
         f"This page was executed with the `{profile}` profile: {shown}.{where}\n"
@@ -76,7 +76,9 @@ def reproduce_box(chapter: str, profile: str, record: dict[str, Any] | None) -> 
         f"python -m lib.batch --profile {profile} --chapters {chapter}   # or --profile paper for the papers' scale\n"
         f"papermill chapters/{chapter}.ipynb {chapter}.out.ipynb {pm_args}".rstrip() + "\n"
         "```\n\n"
-        "Or open the notebook in JupyterLab, edit the `parameters` cell and run all cells.\n"
+        "Or rerun it interactively: `make lab` opens JupyterLab on this repository with the book's kernel and cache;\n"
+        f"open `chapters/{chapter}.ipynb` (the download menu of this page has the executed copy), edit the\n"
+        "`parameters` cell and choose Run > Run All Cells.\n"
         ":::\n"
     )
 
