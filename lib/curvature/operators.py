@@ -327,10 +327,9 @@ class _CurvatureOperator:
         shuffling) gets a warning and direct products from then on."""
         if not self._linearize:
             return None
-        signature = _batch_signature(x, y)
         if index in self._traced_maps:
             traced, traced_on = self._traced_maps[index]
-            if traced_on == signature:
+            if traced_on == _batch_signature(x, y):
                 return traced
             warnings.warn(f"batch {index} differs from the batch its product map was traced on (a shuffled or "
                           "sampling loader?); traced maps are dropped and products are direct from now on: pass "
@@ -340,6 +339,7 @@ class _CurvatureOperator:
             return None
         if self._budget_spent:
             return None
+        signature = _batch_signature(x, y)  # only for batches that get a map: the others never need one
         try:
             traced = trace_linear_map(self._vector_product(x, y), self._flat)
         except Exception as error:  # tracing is an optimisation: a model it cannot trace keeps the direct products
