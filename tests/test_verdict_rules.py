@@ -117,3 +117,29 @@ def test_span_formats_the_range() -> None:
     assert span(np.array([1.0, 2.5]), fmt=".1f") == "1.0-2.5"
     assert span([0.5]) == "0.500-0.500"
     assert span([]) == "n/a"
+
+
+def test_calibrate_sets_the_quantile_and_measures_the_error_rates_on_fresh_draws() -> None:
+    from lib.book.verdict_rules import calibrate
+
+    rng = np.random.default_rng(0)
+    null = np.abs(rng.standard_normal(20_000))  # |N(0, 1)|: the 95 % point is 1.96
+    alt = np.abs(rng.standard_normal(5_000) + 3.0)
+    cal = calibrate(null, alt, statistic="|z|", null="N(0, 1)", alternative="N(3, 1)")
+    assert cal.threshold == pytest.approx(1.96, abs=0.05)
+    assert cal.false_rejection == pytest.approx(0.05, abs=0.01)
+    # P(|N(3,1)| > 1.96) = Phi(1.04) + Phi(-4.96) = 0.851
+    assert cal.power == pytest.approx(0.851, abs=0.02)
+    assert cal.accepts(1.0) and not cal.accepts(2.5) and not cal.accepts(float("nan"))
+    assert "false rejection" in cal.describe() and "power" in cal.describe()
+    low = calibrate(-null, -alt, statistic="-|z|", null="N(0, 1)", alternative="N(3, 1)", accept_below=False)
+    assert low.threshold == pytest.approx(-1.96, abs=0.05) and low.accepts(-1.0)
+
+
+def test_calibrate_refuses_too_few_draws_and_bad_levels() -> None:
+    from lib.book.verdict_rules import calibrate
+
+    with pytest.raises(ValueError, match="40 null values"):
+        calibrate(np.ones(10), np.ones(3), statistic="s", null="n", alternative="a")
+    with pytest.raises(ValueError, match="level"):
+        calibrate(np.ones(100), np.ones(3), statistic="s", null="n", alternative="a", level=0.7)

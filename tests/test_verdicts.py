@@ -50,7 +50,15 @@ def test_old_json_without_a_scale_is_still_collected() -> None:
     notebook = {"cells": [{"cell_type": "code", "outputs": [{"data": {MIME: [old]}}]}]}
     (v,) = collect(notebook)
     assert v.scale == SCALE_NOT_RECORDED == "not recorded" and v.paper_scale is False
-    assert "| <r~> = 0.53 | not recorded |" in verdict_table([v])
+    assert "| <r~> = 0.53 | not recorded | not recorded |" in verdict_table([v])
+
+
+def test_the_rule_is_shown_under_the_evidence_and_must_not_be_empty() -> None:
+    v = Verdict("P1.1", "claim", "confirmed", "evidence", "P = 650", rule="|z| <= 1.96 & calibrated")
+    assert '<div class="verdict-rule">Rule: |z| &lt;= 1.96 &amp; calibrated</div>' in verdict_html([v])
+    assert "| evidence | \\|z\\| <= 1.96 & calibrated | P = 650 |" in verdict_table([v])
+    with pytest.raises(ValueError, match="decision rule"):
+        Verdict("P1.1", "claim", "confirmed", "evidence", "P = 650", rule=" ")
 
 
 def test_the_scale_is_shown_escaped_in_html_and_markdown() -> None:
@@ -61,8 +69,8 @@ def test_the_scale_is_shown_escaped_in_html_and_markdown() -> None:
     assert ('<div class="verdict-scale verdict-paper-scale">Scale: P = 7,850, MNIST (the paper&#x27;s scale)</div>'
             in html_table)
     table = verdict_table([cpu, paper])
-    assert table.startswith("| ID | claim | verdict | evidence | scale |")
-    assert "| evidence | P = 650 <digits> & M = 12 |" in table and "| P = 7,850, MNIST (the paper's scale) |" in table
+    assert table.startswith("| ID | claim | verdict | evidence | rule | scale |")
+    assert "| evidence | not recorded | P = 650 <digits> & M = 12 |" in table and "| P = 7,850, MNIST (the paper's scale) |" in table
     assert at_scale([cpu], "N = 1,000 levels", False)[0] == Verdict("P1.1", "claim", "confirmed", "evidence",
                                                                     "N = 1,000 levels", False)
     assert number_range([650, 1610, 650]) == "650-1,610" and number_range([64, 64]) == "64"
@@ -92,4 +100,4 @@ def test_chapters_show_an_html_table_and_the_page_counts_per_paper() -> None:
     assert "| Paper 1 (Baskerville, Granziol & Keating) | 1 | 1 qualified | 0 | 1 | {doc}`A </chapters/a>` |" in page
     assert "| Paper 2 (Granziol) | 2 | 1 confirmed, 1 open | 0 | 2 | {doc}`B </chapters/b>` |" in page
     assert page.index("## Summary") < page.index("## Every verdict")
-    assert "| chapter | ID | claim | verdict | evidence | scale |" in page
+    assert "| chapter | ID | claim | verdict | evidence | rule | scale |" in page

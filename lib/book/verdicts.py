@@ -23,6 +23,8 @@ from typing import Any
 MIME = "application/vnd.rmt-book.verdicts+json"
 #: the scale of a verdict recorded before verdicts carried one (old JSON read back by :func:`collect`)
 SCALE_NOT_RECORDED = "not recorded"
+#: the decision rule of a verdict recorded before verdicts carried one
+RULE_NOT_RECORDED = "not recorded"
 STATUSES = ("confirmed", "qualified", "contradicted", "reproduced", "open")
 _BADGE = {status: f"**{status}**" for status in STATUSES}
 
@@ -34,9 +36,12 @@ class Verdict:
     ``claim_id`` names the claim as the introduction does (``P1.1``, ``P2.3``; ``RMT`` for textbook results),
     ``status`` is one of :data:`STATUSES`, ``evidence`` one sentence with the computed numbers, ``scale`` one
     sentence with the sizes it was measured at (parameters P, samples, batches M, widths, data set, training; the
-    paper's own where they differ) and ``paper_scale`` whether that is the paper's own scale (``False`` for CPU-sized
-    runs and for textbook results, where a paper's scale does not apply). The defaults only keep verdicts recorded
-    before the scale was (:func:`collect`) readable; the claim modules always pass both.
+    paper's own where they differ), ``paper_scale`` whether that is the paper's own scale (``False`` for CPU-sized
+    runs and for textbook results, where a paper's scale does not apply) and ``rule`` one sentence with the decision
+    rule that set the status: the statistic, its threshold and, for a calibrated rule, the null model it was
+    calibrated on with the rule's false-rejection rate and its power against the alternative
+    (:meth:`lib.book.verdict_rules.Calibration.describe`). The defaults only keep verdicts recorded before the scale
+    and the rule were (:func:`collect`) readable; the claim modules always pass them.
     """
 
     claim_id: str
@@ -45,6 +50,7 @@ class Verdict:
     evidence: str
     scale: str = SCALE_NOT_RECORDED
     paper_scale: bool = False
+    rule: str = RULE_NOT_RECORDED
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -53,6 +59,8 @@ class Verdict:
             raise ValueError("a verdict needs a claim and the evidence for it")
         if not self.scale.strip():
             raise ValueError("a verdict needs the scale it was measured at")
+        if not self.rule.strip():
+            raise ValueError("a verdict needs the decision rule that set its status")
 
 
 def at_scale(verdicts: Sequence[Verdict], scale: str, paper_scale: bool) -> list[Verdict]:
@@ -82,14 +90,14 @@ def _escape(text: str) -> str:
 
 def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) -> str:
     """The verdicts as a Markdown table (with a chapter column linking to ``chapter_link`` when given)."""
-    head = "| ID | claim | verdict | evidence | scale |\n|---|---|---|---|---|\n"
+    head = "| ID | claim | verdict | evidence | rule | scale |\n|---|---|---|---|---|---|\n"
     rows = [
         f"| {_escape(v.claim_id)} | {_escape(v.claim)} | {_BADGE[v.status]} | {_escape(v.evidence)} "
-        f"| {_escape(scale_label(v))} |"
+        f"| {_escape(v.rule)} | {_escape(scale_label(v))} |"
         for v in verdicts
     ]
     if chapter_link:
-        head = "| chapter | ID | claim | verdict | evidence | scale |\n|---|---|---|---|---|---|\n"
+        head = "| chapter | ID | claim | verdict | evidence | rule | scale |\n|---|---|---|---|---|---|---|\n"
         rows = [f"| {chapter_link} {row}" for row in rows]
     return head + "\n".join(rows) + "\n"
 
@@ -97,11 +105,12 @@ def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) 
 def verdict_html(verdicts: Sequence[Verdict]) -> str:
     """The verdicts as an HTML table (class ``verdict-table``, a badge per status styled by
     ``_static/verdicts.css``): what a chapter page shows, since myst-nb renders Markdown outputs without tables.
-    The scale is a line under the evidence (class ``verdict-scale``, plus ``verdict-paper-scale`` at the paper's
-    own scale)."""
+    The decision rule and the scale are lines under the evidence (classes ``verdict-rule`` and ``verdict-scale``,
+    plus ``verdict-paper-scale`` at the paper's own scale)."""
     rows = "".join(
         f'<tr><td class="verdict-id">{html.escape(v.claim_id)}</td><td>{html.escape(v.claim)}</td>'
         f'<td><span class="verdict verdict-{v.status}">{v.status}</span></td><td>{html.escape(v.evidence)}'
+        f'<div class="verdict-rule">Rule: {html.escape(v.rule)}</div>'
         f'<div class="verdict-scale{" verdict-paper-scale" if v.paper_scale else ""}">Scale: '
         f"{html.escape(scale_label(v))}</div></td></tr>"
         for v in verdicts
