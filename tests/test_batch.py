@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -247,3 +248,37 @@ def test_thread_count_reaches_the_kernel_and_the_summary(tmp_path: Path, monkeyp
     with pytest.raises(SystemExit):
         batch.main(["--help"])
     assert "default 1, which survives a busy machine" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+def test_a_recorded_run_is_shown_beside_the_live_verdicts_and_goes_stale_with_the_code(book: Path) -> None:
+    (book / "chapters" / "params" / "quick.yaml").write_text("bad:\n  fail: false\n")
+    out = book / "_build"
+    assert batch.main(["--profile", "smoke", "--chapters", "good", "--record", "--no-progress", "--root", str(book),
+                       "--out", str(out / "smoke")]) == 0
+    saved = json.loads((book / "results" / "smoke" / "good.json").read_text())
+    assert saved["chapter"] == "good" and saved["profile"] == "smoke" and saved["parameters"] == {"n": 1}
+    assert saved["verdicts"][0]["evidence"] == "n * scale = 0.5" and saved["threads"] == 1
+    assert "--record" in saved["command"] and "--profile smoke" in saved["command"]
+    assert saved["machine"]["cores"] == os.cpu_count() and "2.13.0" in saved["torch"]
+    assert saved["seconds"] > 0 and saved["peak_memory_mb"] > 10  # a kernel holds more than 10 MB
+    assert not list((book / "results").rglob("*.tmp"))
+    # the default build (another profile) shows the record beside its own verdict, and lists it on the summary page
+    assert batch.main(["--profile", "quick", "--build", "--no-progress", "--root", str(book), "--out", str(out)]) == 0
+    page = re.sub(r"<[^>]+>", " ", (out / "html" / "chapters" / "good.html").read_text())
+    assert "smoke profile, recorded" in page and "stale" not in page
+    assert "n * scale = 1.5" in page and "n * scale = 0.5" in page  # the live verdict (n = 3) and the recorded one
+    summary_page = re.sub(r"<[^>]+>", " ", (out / "html" / "verdicts.html").read_text())
+    assert "Recorded runs" in summary_page and "current" in summary_page and "--record" in summary_page
+    # a change to the chapter makes the record stale, and the book says so
+    _write_notebook(book / "chapters" / "good.ipynb", [*OK_NOTEBOOK, ("print('a new cell')", False)])
+    assert batch.main(["--profile", "quick", "--build", "--no-progress", "--root", str(book), "--out", str(out)]) == 0
+    page = html.unescape(re.sub(r"<[^>]+>", " ", (out / "html" / "chapters" / "good.html").read_text()))
+    assert "stale: the chapter's code has changed since" in page
+
+
+def test_record_refuses_parallel_runs_and_the_default_profile(book: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch.main(["--profile", "smoke", "--record", "--jobs", "2", "--root", str(book)]) == 2
+    assert "--record runs one chapter at a time" in capsys.readouterr().err
+    assert batch.main(["--profile", "quick", "--record", "--root", str(book)]) == 2
+    assert "quick profile is the book itself" in capsys.readouterr().err

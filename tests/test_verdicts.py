@@ -70,7 +70,8 @@ def test_the_scale_is_shown_escaped_in_html_and_markdown() -> None:
             in html_table)
     table = verdict_table([cpu, paper])
     assert table.startswith("| ID | claim | verdict | evidence | rule | scale |")
-    assert "| evidence | not recorded | P = 650 <digits> & M = 12 |" in table and "| P = 7,850, MNIST (the paper's scale) |" in table
+    assert "| evidence | not recorded | P = 650 <digits> & M = 12 |" in table
+    assert "| P = 7,850, MNIST (the paper's scale) |" in table
     assert at_scale([cpu], "N = 1,000 levels", False)[0] == Verdict("P1.1", "claim", "confirmed", "evidence",
                                                                     "N = 1,000 levels", False)
     assert number_range([650, 1610, 650]) == "650-1,610" and number_range([64, 64]) == "64"
@@ -101,3 +102,23 @@ def test_chapters_show_an_html_table_and_the_page_counts_per_paper() -> None:
     assert "| Paper 2 (Granziol) | 2 | 1 confirmed, 1 open | 0 | 2 | {doc}`B </chapters/b>` |" in page
     assert page.index("## Summary") < page.index("## Every verdict")
     assert "| chapter | ID | claim | verdict | evidence | rule | scale |" in page
+
+
+def test_recorded_verdicts_are_matched_by_claim_and_shown_beside_the_live_ones() -> None:
+    from lib.book.records import match_verdicts
+
+    live = [Verdict("P1.1", "ratios are GOE", "qualified", "n = 64", "CPU"),
+            Verdict("P1.1", "spacings are GOE", "confirmed", "n = 64", "CPU"),
+            Verdict("P2.1", "new claim", "open", "n/a", "CPU")]
+    recorded = [Verdict("P1.1", "spacings are GOE", "contradicted", "n = 1,000", "paper", True),
+                Verdict("P1.1", "ratios are GOE", "confirmed", "n = 1,000", "paper", True)]
+    matched = match_verdicts(live, recorded)
+    assert [m.status if m else None for m in matched] == ["confirmed", "contradicted", None]
+    table = verdict_html(live, [("paper profile, recorded 2026-12-07", matched)])
+    assert "<th>paper profile, recorded 2026-12-07</th>" in table and "not in the record" in table
+    assert table.count('class="verdict-recorded"') == 3
+    page = summary_page([("chapters/a", "A", live)], {"chapters/a": [("paper run", matched)]})
+    assert "| recorded run |" in page and "confirmed (paper run)" in page and "| - |" in page
+    assert "| Paper 1 (Baskerville, Granziol & Keating) | 1 confirmed, 1 contradicted | 2 of 2 |" in page
+    with pytest.raises(ValueError, match="recorded column has 2 rows for 3"):
+        verdict_html(live, [("x", matched[:2])])

@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from typing import Any
 from lib import LIB_ROOT_VARIABLE, __version__
 from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
 from lib.book.profiles import Chapter, ProfileError, chapters, expand_grid, load_profile, parse_override
+from lib.book.records import PeakMemory, make_record, write_record
 from lib.nets.code_digest import LIB_DIR
 
 BUILD_ROOT = REPO_ROOT / "_build"
@@ -546,6 +548,11 @@ def _check_options(args: argparse.Namespace) -> str | None:
         return f"--timeout must be at least 1 second, got {args.timeout} (there is no way to switch the limit off)"
     if args.build and args.grid:
         return "--build renders one run per chapter; it cannot be combined with --grid"
+    if args.record and (args.grid or args.jobs > 1 or args.scheduler or args.cluster):
+        return ("--record runs one chapter at a time on this machine (so the peak memory is the chapter's own); "
+                "it cannot be combined with --grid, --jobs > 1, --cluster or --scheduler")
+    if args.record and args.profile == "quick":
+        return "--record keeps runs at another scale than the default build's; the quick profile is the book itself"
     return None
 
 
@@ -568,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="re-execute runs that already succeeded")
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds (default 3600)")
     parser.add_argument("--build", action="store_true", help="render the executed chapters as a book")
+    parser.add_argument("--record", action="store_true",
+                        help="write each chapter that runs successfully to results/<profile>/<chapter>.json (its "
+                             "verdicts, tables and provenance), shown in the book beside the live verdicts")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)  # a book folder, for tests
     args = parser.parse_args(argv)
@@ -600,17 +610,34 @@ def main(argv: list[str] | None = None) -> int:
     log = ProgressLog(runs, dict(summary.records))
     scheduler = args.scheduler or args.cluster
     recorded: list[Record] = []
+    memory = PeakMemory()
+    starts: dict[str, float] = {}
+    command = shlex.join(["python", "-m", "lib.batch", *(sys.argv[1:] if argv is None else argv)])
+
+    def started(run: Run) -> None:
+        memory.peak_mb = 0.0
+        starts[run.output] = time.time()
+        log.started(run)
 
     def record(r: Record) -> None:
         recorded.append(r)
         summary.add(r)
         log.ended(r)
+        if args.record and r.status == "ok":
+            path = write_record(make_record(
+                chapter=r.chapter, profile=args.profile, parameters=r.parameters, command=command, key=r.key,
+                threads=r.threads, torch=r.torch, started=starts.get(r.output, time.time() - r.seconds),
+                seconds=r.seconds, peak_memory_mb=memory.peak_mb, executed=Path(r.output), root=args.root), args.root)
+            print(f"recorded {r.chapter}: {path}", file=sys.stderr)
+        elif args.record and r.status == "cached":
+            _warn(f"{r.chapter} was not executed (an identical run succeeded before), so it is not recorded; "
+                  "--force reruns it")
 
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), memory.watching():
             records = run_all(runs, jobs=args.jobs, force=args.force, scheduler=scheduler,
                               gpu_per_run=args.gpu_per_run, timeout=args.timeout, threads=args.threads,
-                              progress=not args.no_progress, on_record=record, on_start=log.started)
+                              progress=not args.no_progress, on_record=record, on_start=started)
     except KeyboardInterrupt:
         summary.save()
         print(f"\ninterrupted after {len(recorded)} of {len(runs)} run(s); they are recorded in {summary.path}",

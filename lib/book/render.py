@@ -9,7 +9,9 @@ While staging it
   cells and cells tagged ``show-input``, so a chapter reads as prose, figures and tables;
 * adds to each chapter a "Reproduce this page" box with the exact parameters, profile, device and library version
   of the run that produced it (read from the batch's ``summary.json``), and
-* writes the summary page ``verdicts.md`` from the verdict tables the chapters displayed (:mod:`lib.book.verdicts`).
+* writes the summary page ``verdicts.md`` from the verdict tables the chapters displayed (:mod:`lib.book.verdicts`),
+* and, where a run of a chapter at another profile is recorded under ``results/`` (:mod:`lib.book.records`), adds
+  its verdicts as a column beside the live ones, in the chapter's table and on the summary page.
 
 Files are rewritten only when their bytes change, so Sphinx's incremental build re-renders only what changed.
 Warnings are errors: a page that renders with missing outputs fails the build.
@@ -26,7 +28,8 @@ import yaml
 
 from lib.book.fingerprint import REPO_ROOT
 from lib.book.profiles import toc_files
-from lib.book.verdicts import collect, summary_page
+from lib.book.records import load_records, recorded_columns, records_section
+from lib.book.verdicts import MIME, Verdict, collect, summary_page, verdict_html
 
 #: Book files other than the pages named in the table of contents.
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
@@ -97,6 +100,22 @@ def _for_reading(notebook: dict[str, Any], box: str) -> dict[str, Any]:
     return {**notebook, "cells": cells}
 
 
+def _with_recorded(notebook: dict[str, Any], columns: Any) -> dict[str, Any]:
+    """A copy of the notebook whose verdict tables (outputs with :data:`lib.book.verdicts.MIME`) show the recorded
+    ``columns`` (a function of the table's verdicts) beside the live verdicts."""
+    cells = []
+    for cell in notebook.get("cells", []):
+        outputs = []
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            data = output.get("data", {})
+            if MIME in data:
+                live = [Verdict(**v) for v in data[MIME]]
+                output = {**output, "data": {**data, "text/html": verdict_html(live, columns(live))}}
+            outputs.append(output)
+        cells.append({**cell, "outputs": outputs} if cell.get("cell_type") == "code" else cell)
+    return {**notebook, "cells": cells}
+
+
 def stage(executed_dir: Path, stage_dir: Path, root: Path = REPO_ROOT, profile: str = "quick") -> list[Path]:
     """Lay out the book in ``stage_dir``: config, pages from ``root``, chapters from ``executed_dir``.
 
@@ -123,6 +142,12 @@ def stage(executed_dir: Path, stage_dir: Path, root: Path = REPO_ROOT, profile: 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     verdicts: list[tuple[str, str, list]] = []
     generated: list[str] = []
+    try:
+        run_records = load_records(root, exclude_profile=profile)
+    except ValueError as exc:
+        raise BookBuildError(str(exc)) from None
+    recorded: dict[str, list] = {}
+    titles: dict[str, tuple[str, str]] = {}
     for entry in [str(toc["root"]), *map(str, toc_files(toc))]:
         if entry in GENERATED_PAGES:
             generated.append(entry)
@@ -134,13 +159,19 @@ def stage(executed_dir: Path, stage_dir: Path, root: Path = REPO_ROOT, profile: 
                 raise BookBuildError(f"chapter {entry!r} has not been executed: expected {src}")
             notebook = json.loads(src.read_text())
             name = Path(entry).name
-            verdicts.append((entry, _title(notebook, name), collect(notebook)))
+            live = collect(notebook)
+            verdicts.append((entry, _title(notebook, name), live))
+            titles[name] = (_title(notebook, name), entry)
+            if run_records.get(name):
+                recorded[entry] = recorded_columns(live, run_records[name], root)
+                notebook = _with_recorded(notebook, lambda vs, rs=run_records[name]: recorded_columns(vs, rs, root))
             box = reproduce_box(name, profile, records.get(src.resolve()))
             put(f"{entry}.ipynb", json.dumps(_for_reading(notebook, box), indent=1).encode())
         else:
             raise BookBuildError(f"_toc.yml names {entry!r}, but neither {entry}.md nor {entry}.ipynb exists")
     for entry in generated:
-        put(f"{entry}.md", summary_page([v for v in verdicts if v[2]]).encode())
+        section = records_section({c: rs for c, rs in run_records.items() if c in titles}, titles, root)
+        put(f"{entry}.md", summary_page([v for v in verdicts if v[2]], recorded, section).encode())
     return staged
 
 

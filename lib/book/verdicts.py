@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -102,21 +102,41 @@ def verdict_table(verdicts: Sequence[Verdict], chapter_link: str | None = None) 
     return head + "\n".join(rows) + "\n"
 
 
-def verdict_html(verdicts: Sequence[Verdict]) -> str:
+#: a recorded column of a verdict table: its header ("paper profile, recorded <date> on <machine>", marked stale when
+#: the code has changed since) and, per live verdict, the recorded verdict of the same claim or None
+RecordedColumn = tuple[str, Sequence["Verdict | None"]]
+
+
+def _recorded_cell(v: Verdict | None) -> str:
+    if v is None:
+        return '<td class="verdict-recorded">not in the record</td>'
+    return (f'<td class="verdict-recorded"><span class="verdict verdict-{v.status}">{v.status}</span> '
+            f"{html.escape(v.evidence)}"
+            f'<div class="verdict-scale{" verdict-paper-scale" if v.paper_scale else ""}">Scale: '
+            f"{html.escape(scale_label(v))}</div></td>")
+
+
+def verdict_html(verdicts: Sequence[Verdict], recorded: Sequence[RecordedColumn] = ()) -> str:
     """The verdicts as an HTML table (class ``verdict-table``, a badge per status styled by
     ``_static/verdicts.css``): what a chapter page shows, since myst-nb renders Markdown outputs without tables.
     The decision rule and the scale are lines under the evidence (classes ``verdict-rule`` and ``verdict-scale``,
-    plus ``verdict-paper-scale`` at the paper's own scale)."""
+    plus ``verdict-paper-scale`` at the paper's own scale). Each ``recorded`` column (a run recorded at another
+    scale, :mod:`lib.book.records`) adds the recorded verdict of the same claim beside the live one."""
+    for _, column in recorded:
+        if len(column) != len(verdicts):
+            raise ValueError(f"a recorded column has {len(column)} rows for {len(verdicts)} verdicts")
     rows = "".join(
         f'<tr><td class="verdict-id">{html.escape(v.claim_id)}</td><td>{html.escape(v.claim)}</td>'
         f'<td><span class="verdict verdict-{v.status}">{v.status}</span></td><td>{html.escape(v.evidence)}'
         f'<div class="verdict-rule">Rule: {html.escape(v.rule)}</div>'
         f'<div class="verdict-scale{" verdict-paper-scale" if v.paper_scale else ""}">Scale: '
-        f"{html.escape(scale_label(v))}</div></td></tr>"
-        for v in verdicts
+        f"{html.escape(scale_label(v))}</div></td>"
+        + "".join(_recorded_cell(column[i]) for _, column in recorded) + "</tr>"
+        for i, v in enumerate(verdicts)
     )
+    extra = "".join(f"<th>{html.escape(label)}</th>" for label, _ in recorded)
     return ('<table class="verdict-table"><thead><tr><th>ID</th><th>claim</th><th>verdict</th><th>evidence</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+            f"{extra}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def show_verdicts(verdicts: Sequence[Verdict]) -> None:
@@ -153,9 +173,15 @@ def status_counts(verdicts: Sequence[Verdict]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
 
 
-def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
+def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]],
+                 recorded: Mapping[str, Sequence[RecordedColumn]] | None = None, records_section: str = "") -> str:
     """Markdown of the summary page from ``(docname, title, verdicts)`` per chapter, in book order: a summary per
-    source (counts by status, the chapters that test it), then every verdict."""
+    source (counts by status, the chapters that test it), then every verdict.
+
+    ``recorded`` (docname -> recorded columns, as for :func:`verdict_html`) adds to the summary the verdicts of
+    runs recorded at the papers' scale, and to every row the recorded status of its claim;
+    ``records_section`` (Markdown: the list of recorded runs with their provenance) goes after the summary."""
+    recorded = recorded or {}
     lines = [
         "# Verdicts at a glance",
         "",
@@ -168,8 +194,13 @@ def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
         lines.append("No chapter has recorded a verdict yet.")
         return "\n".join(lines) + "\n"
     by_paper: dict[str, list[Verdict]] = {}
+    recorded_by_paper: dict[str, list[Verdict]] = {}
     where: dict[str, list[str]] = {}
     for docname, title, verdicts in chapters:
+        for _, column in recorded.get(docname, [])[:1]:
+            for r in column:
+                if r is not None:
+                    recorded_by_paper.setdefault(_paper(r.claim_id), []).append(r)
         for v in verdicts:
             by_paper.setdefault(_paper(v.claim_id), []).append(v)
             link = f"{{doc}}`{_escape(title)} </{docname}>`"
@@ -184,12 +215,25 @@ def summary_page(chapters: Sequence[tuple[str, str, Sequence[Verdict]]]) -> str:
     lines += [f"| {paper} | {len(vs)} | {status_counts(vs)} | {sum(v.paper_scale for v in vs)} "
               f"| {sum(not v.paper_scale for v in vs)} | {', '.join(where[paper])} |"
               for paper, vs in by_paper.items()]
+    if recorded_by_paper:
+        lines += ["", "Recorded runs (listed below) at larger scale, counted the same way:", "",
+                  "| source | recorded verdicts | at the papers' scale |", "|---|---|---|"]
+        lines += [f"| {paper} | {status_counts(vs)} | {sum(v.paper_scale for v in vs)} of {len(vs)} |"
+                  for paper, vs in recorded_by_paper.items()]
+    if records_section:
+        lines += ["", records_section.strip()]
     lines += ["", "## Every verdict", ""]
     rows: list[str] = []
     header: list[str] = []
     for docname, title, verdicts in chapters:
         link = f"{{doc}}`{_escape(title)} </{docname}>`"
         table = verdict_table(verdicts, link).splitlines()
+        columns = recorded.get(docname, [])
+        if recorded:
+            cells = [f"{r.status} ({_escape(columns[0][0])})" if columns and (r := columns[0][1][i]) else "-"
+                     for i in range(len(verdicts))]
+            table = [table[0] + " recorded run |", table[1] + "---|",
+                     *(row + f" {cell} |" for row, cell in zip(table[2:], cells, strict=True))]
         rows.extend(table[2:])
         header = table[:2]
     return "\n".join([*lines, *header, *rows]) + "\n"
