@@ -1,6 +1,8 @@
 """Lanczos, SLQ and Hutchinson against exact answers: dense eigendecompositions, the Gauss-quadrature moment
 identity, the semicircle and Marchenko-Pastur laws (lib.rmt.laws), and reproducibility."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -149,3 +151,71 @@ def test_lanczos_refuses_a_non_symmetric_matrix():
         DenseOperator(a)
     sym = (a + a.T) / 2
     DenseOperator(sym + 1e-15 * torch.eye(20, dtype=torch.float64).roll(1, 0))  # round-off is accepted
+
+
+def _w1_to_exact(result, eigenvalues) -> float:
+    from lib.rmt.measures import spectral_measure, wasserstein1
+
+    return wasserstein1(result.measure(), spectral_measure(eigenvalues))
+
+
+def test_memory_plans_give_the_lockstep_numbers_or_the_same_accuracy():
+    """Chunks of probes and a basis in host memory change nothing but where the numbers live (to round-off); a
+    float32 basis costs accuracy only at the level of float32 orthogonality, far below SLQ's own error."""
+    from lib.curvature.lanczos import slq_plan
+
+    n, steps, probes = 800, 50, 6
+    A = wishart(n, 2 * n, 7)
+    exact = np.linalg.eigvalsh(A)
+    op = DenseOperator(A)
+    lockstep = slq(op, steps, probes, seed=2)
+    big = 2**40
+    plan = slq_plan(n, steps, probes, device_bytes=big)
+    chunked = slq(op, steps, probes, seed=2, plan=replace(plan, probes_per_chunk=4))
+    on_host = slq(op, steps, probes, seed=2, plan=replace(plan, basis_on_host=True, probes_per_chunk=1))
+    for other in (chunked, on_host):
+        np.testing.assert_allclose(other.nodes, lockstep.nodes, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(other.weights, lockstep.weights, rtol=0, atol=1e-10)
+    single = slq(op, steps, probes, seed=2, plan=replace(plan, basis_dtype="float32"))
+    w1_64, w1_32 = _w1_to_exact(lockstep, exact), _w1_to_exact(single, exact)
+    # SLQ's error here is that of 6 probes of 50 nodes (about 1e-2 of the spectrum's width of ~3); float32 storage
+    # moves the nodes by ~1e-6 relative
+    assert abs(w1_32 - w1_64) < 1e-4 * w1_64 + 1e-6, (w1_64, w1_32)
+    np.testing.assert_allclose(single.nodes, lockstep.nodes, atol=1e-4 * np.abs(exact).max())
+
+
+def test_slq_plan_picks_the_fastest_storage_that_fits_and_refuses_what_cannot():
+    from lib.curvature.lanczos import WORK_VECTORS, slq_plan
+
+    dim, steps = 1_000_000, 100
+    basis64 = 3 * steps * dim * 8
+    work = 3 * dim * 8 * WORK_VECTORS
+    plan = slq_plan(dim, steps, 3, device_bytes=basis64 + work)
+    assert (plan.probes_per_chunk, plan.basis_dtype, plan.basis_on_host) == (3, "float64", False)
+    assert plan.device_bytes == basis64 + work and plan.host_bytes == 0
+    plan = slq_plan(dim, steps, 3, device_bytes=basis64 + work - 1)  # float32 halves the basis
+    assert (plan.probes_per_chunk, plan.basis_dtype, plan.basis_on_host) == (3, "float32", False)
+    plan = slq_plan(dim, steps, 3, device_bytes=basis64 // 2)  # neither 3 probes in float32 nor 2 in float64
+    assert (plan.probes_per_chunk, plan.basis_dtype) == (2, "float32") and plan.device_bytes <= basis64 // 2
+    plan = slq_plan(dim, steps, 3, device_bytes=work)  # only the working vectors fit: the basis goes to the host
+    assert plan.basis_on_host and plan.host_bytes >= 3 * steps * dim * 4 and plan.device_bytes <= work
+    assert "GiB on the device" in plan.describe()
+    with pytest.raises(ValueError, match="does not fit"):
+        slq_plan(dim, steps, 3, device_bytes=dim * 8)
+    with pytest.raises(ValueError, match="does not fit"):
+        slq_plan(dim, steps, 3, device_bytes=work, host_bytes=dim * 8)
+    with pytest.raises(ValueError, match="num_steps"):
+        slq_plan(10, 11, 1, device_bytes=2**30)
+
+
+def test_slq_without_a_plan_fits_the_free_memory_and_says_so(monkeypatch, capsys):
+    import lib.curvature.lanczos as lz
+
+    op = DenseOperator(goe(400, 3))
+    quiet = slq(op, 30, 4, seed=1)
+    assert capsys.readouterr().err == ""  # plenty of memory: all probes in lockstep, float64, as always
+    # a device with room for one float32 probe's basis and working vectors only
+    monkeypatch.setattr(lz, "free_memory_bytes", lambda device: int(2 * (30 * 400 * 4 + 400 * 8 * lz.WORK_VECTORS)))
+    tight = slq(op, 30, 4, seed=1)
+    assert "4 chunk(s) of 1 probe(s), basis in float32" in capsys.readouterr().err
+    np.testing.assert_allclose(tight.nodes, quiet.nodes, atol=1e-5)

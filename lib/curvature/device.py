@@ -57,6 +57,17 @@ def default_device() -> torch.device:
     return requested_device()
 
 
+def free_memory_bytes(device: torch.device | str) -> int:
+    """Bytes free for new tensors on ``device``: the CUDA allocator's free memory of the GPU, or the host memory
+    the operating system reports as available for the CPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
 def parse_threads(text: str | None) -> int | None:
     """The thread count a value of ``RMT_THREADS`` asks for (None when unset or empty); a positive integer."""
     if text is None or not text.strip():

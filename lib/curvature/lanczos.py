@@ -15,17 +15,26 @@ diagonal, betas off it). With T_m = S diag(theta) S^T:
 
 A breakdown (beta ~ 0: the Krylov space is invariant) restarts from a random vector orthogonal to the basis, with a
 zero off-diagonal, so T_m stays exact; the new block gets zero quadrature weight from q_1.
+
+Memory. Full reorthogonalisation keeps every basis vector: probes x steps x P numbers, 36.6 GB in float64 for SLQ
+with 3 probes of 100 steps on VGG-16 (P = 15.2 million). :func:`slq_plan` fits a run into a memory budget by, in
+order, storing the basis in float32 (the recurrence, the products and the projections stay in float64), running the
+probes in chunks (the probes are independent: a chunked run gives the lockstep run's numbers), and keeping the
+basis in host memory (each step then moves one vector per probe to the device and back). Each choice's accuracy
+cost is measured against exact spectra in ``tests/test_lanczos.py`` and ``benchmarks/bench_slq.py``.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from lib.curvature.device import free_memory_bytes
 from lib.rmt.measures import Measure, gaussian_density, log_abs_density, spectral_measure
 
 
@@ -159,6 +168,79 @@ def lanczos(
     )
 
 
+#: the types a Lanczos basis may be stored in; the recurrence itself always runs in float64
+BasisDtype = Literal["float64", "float32"]
+_TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+#: basis vectors converted to float64 at a time while reorthogonalising a basis stored in float32 (or on the host),
+#: which bounds the temporary memory to REORTH_BLOCK vectors per probe
+REORTH_BLOCK = 8
+#: share of the free memory an SLQ run without a plan may plan for (the operator's own products need the rest)
+FREE_MEMORY_SHARE = 0.5
+#: float64 vectors of length P per probe that a step holds besides the basis: the new vector w, the product's
+#: output, the current basis vector in float64, and the block of REORTH_BLOCK converted basis vectors
+WORK_VECTORS = 3 + REORTH_BLOCK
+
+
+@dataclass(frozen=True)
+class SLQPlan:
+    """How an SLQ run of ``num_probes`` x ``num_steps`` on a P = ``dim`` operator fits its memory: probes in chunks
+    of ``probes_per_chunk``, the basis stored in ``basis_dtype`` on the operator's device or on the host
+    (``basis_on_host``), with the predicted peak bytes on the device and on the host (the operator's own memory,
+    given to :func:`slq_plan`, included)."""
+
+    dim: int
+    num_steps: int
+    num_probes: int
+    probes_per_chunk: int
+    basis_dtype: BasisDtype
+    basis_on_host: bool
+    device_bytes: int
+    host_bytes: int
+
+    def describe(self) -> str:
+        """One line: the choices and the predicted peak memory."""
+        chunks = -(-self.num_probes // self.probes_per_chunk)
+        where = "host" if self.basis_on_host else "device"
+        return (f"SLQ {self.num_probes} probes x {self.num_steps} steps on P = {self.dim:,}: "
+                f"{chunks} chunk(s) of {self.probes_per_chunk} probe(s), basis in {self.basis_dtype} on the {where}; "
+                f"predicted peak {self.device_bytes / 2**30:.1f} GiB on the device, "
+                f"{self.host_bytes / 2**30:.1f} GiB on the host")
+
+
+def _plan_bytes(dim: int, steps: int, chunk: int, dtype: BasisDtype, on_host: bool, operator_fixed: int,
+                operator_per_probe: int) -> tuple[int, int]:
+    """Predicted peak (device, host) bytes of one chunk (see :data:`WORK_VECTORS`)."""
+    basis = chunk * steps * dim * torch.finfo(_TORCH_DTYPES[dtype]).bits // 8
+    work = chunk * dim * 8 * WORK_VECTORS
+    device = operator_fixed + chunk * operator_per_probe + work + (0 if on_host else basis)
+    host = basis + work if on_host else 0
+    return device, host
+
+
+def slq_plan(dim: int, num_steps: int, num_probes: int, *, device_bytes: int, host_bytes: int | None = None,
+             operator_fixed_bytes: int = 0, operator_bytes_per_probe: int = 0) -> SLQPlan:
+    """The fastest way to run SLQ within ``device_bytes`` on the device (and ``host_bytes`` on the host, unbounded
+    when None): the first of (the basis on the device, then on the host) x (all probes in lockstep, then 2, 3, ...
+    equal chunks) x (float64 basis, then float32) whose predicted peak fits. ``operator_fixed_bytes`` is what the
+    operator holds whatever the number of vectors (parameters, data, traced maps), ``operator_bytes_per_probe`` what
+    one more vector in a product costs it (activations of a pass). Raises ValueError when nothing fits."""
+    if not (isinstance(dim, int) and dim >= 1 and isinstance(num_steps, int) and 1 <= num_steps <= dim
+            and isinstance(num_probes, int) and num_probes >= 1):
+        raise ValueError(f"need P >= 1, 1 <= num_steps <= P and num_probes >= 1, got {dim}, {num_steps}, {num_probes}")
+    for on_host in (False, True):
+        for chunks in range(1, num_probes + 1):  # fewer chunks first: each chunk is one more pass over the data
+            chunk = -(-num_probes // chunks)
+            for dtype in get_args(BasisDtype):
+                need = _plan_bytes(dim, num_steps, chunk, dtype, on_host, operator_fixed_bytes,
+                                   operator_bytes_per_probe)
+                if need[0] <= device_bytes and (host_bytes is None or need[1] <= host_bytes):
+                    return SLQPlan(dim, num_steps, num_probes, chunk, dtype, on_host, *need)
+    smallest = _plan_bytes(dim, num_steps, 1, "float32", True, operator_fixed_bytes, operator_bytes_per_probe)
+    raise ValueError(f"SLQ {num_probes} x {num_steps} on P = {dim:,} does not fit: even one probe with a float32 "
+                     f"basis on the host needs {smallest[0] / 2**30:.1f} GiB on the device and "
+                     f"{smallest[1] / 2**30:.1f} GiB on the host")
+
+
 def _eigh_tridiagonal(alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tridiagonal = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
     return np.linalg.eigh(tridiagonal)
@@ -177,33 +259,60 @@ def _products(op: SymmetricOperator, Q: Tensor) -> Tensor:
     return out.to(torch.float64)
 
 
+def _project(bases: Tensor, count: int, w: Tensor) -> Tensor:
+    """Coefficients <q_i, w> (k x count, float64) of w (k x P, float64, on the basis' device) on the first
+    ``count`` basis vectors; a float64 basis is used in place, a float32 one in blocks of :data:`REORTH_BLOCK`."""
+    if bases.dtype == torch.float64:
+        return torch.bmm(bases[:, :count], w[:, :, None])[:, :, 0]
+    return torch.cat([torch.bmm(bases[:, b: b + REORTH_BLOCK].to(torch.float64), w[:, :, None])[:, :, 0]
+                      for b in range(0, count, REORTH_BLOCK)], dim=1)
+
+
+def _subtract(bases: Tensor, coefficients: Tensor, w: Tensor) -> None:
+    """w -= sum_i coefficients_i q_i, in place (blocks as in :func:`_project`)."""
+    count = coefficients.shape[1]
+    if bases.dtype == torch.float64:
+        w -= torch.bmm(bases[:, :count].transpose(1, 2), coefficients[:, :, None])[:, :, 0]
+        return
+    for b in range(0, count, REORTH_BLOCK):
+        block = bases[:, b: b + REORTH_BLOCK].to(torch.float64)
+        w -= torch.bmm(block.transpose(1, 2), coefficients[:, b: b + REORTH_BLOCK, None])[:, :, 0]
+
+
 def _tridiagonalise(
-    op: SymmetricOperator, num_steps: int, starts: Tensor, seed: int
+    op: SymmetricOperator, num_steps: int, starts: Tensor, seed: int, *, basis_dtype: BasisDtype = "float64",
+    basis_on_host: bool = False,
 ) -> tuple[Tensor, np.ndarray, np.ndarray, np.ndarray]:
     """Lanczos from each column of ``starts`` (P x k) in lockstep, one operator pass per step for all k.
 
-    Returns bases (k x m x P, float64), alphas (k x m), betas (k x m; betas[:, -1] = beta_m), restarts (k,).
+    The basis is stored in ``basis_dtype`` on the operator's device, or in host memory with ``basis_on_host``;
+    the recurrence and the reorthogonalisation run in float64 wherever the basis is.
+    Returns bases (k x m x P), alphas (k x m), betas (k x m; betas[:, -1] = beta_m), restarts (k,).
     """
     dim = _check_operator(op)
     if not isinstance(num_steps, int) or not 1 <= num_steps <= dim:
         raise ValueError(f"num_steps must be an integer in [1, P={dim}], got {num_steps!r}")
+    if basis_dtype not in _TORCH_DTYPES:
+        raise ValueError(f"basis_dtype must be one of {sorted(_TORCH_DTYPES)}, got {basis_dtype!r}")
     device, k = op.device, starts.shape[1]
+    store = torch.device("cpu") if basis_on_host else torch.device(device)
     norms = torch.linalg.vector_norm(starts.to(torch.float64), dim=0)
     if not (norms > 0).all():
         raise ValueError("a start vector is zero")
-    bases = torch.zeros(k, num_steps, dim, dtype=torch.float64, device=device)
-    bases[:, 0] = (starts.to(torch.float64) / norms).T.to(device)
+    bases = torch.zeros(k, num_steps, dim, dtype=_TORCH_DTYPES[basis_dtype], device=store)
+    bases[:, 0] = (starts.to(torch.float64) / norms).T.to(store)
     alphas, betas = np.zeros((k, num_steps)), np.zeros((k, num_steps))
     scale, restarts = np.zeros(k), np.zeros(k, dtype=int)
     tolerance = 10 * torch.finfo(op.dtype).eps
     generator = _generator(seed + 1)
     for j in range(num_steps):
-        w = _products(op, bases[:, j].T).T.contiguous()  # k x P
-        kept = bases[:, : j + 1]  # k x (j+1) x P
+        current = bases[:, j].to(device, torch.float64)
+        w = _products(op, current.T).T.contiguous().to(store)  # k x P
+        del current
         for _ in range(2):
-            coefficients = torch.bmm(kept, w[:, :, None])  # k x (j+1) x 1
-            w -= torch.bmm(kept.transpose(1, 2), coefficients)[:, :, 0]
-            alphas[:, j] += coefficients[:, j, 0].cpu().numpy()
+            coefficients = _project(bases, j + 1, w)  # k x (j+1)
+            _subtract(bases, coefficients, w)
+            alphas[:, j] += coefficients[:, j].cpu().numpy()
         betas[:, j] = torch.linalg.vector_norm(w, dim=1).cpu().numpy()
         scale = np.maximum(scale, np.abs(alphas[:, j]) + betas[:, j] + (betas[:, j - 1] if j else 0.0))
         if j == num_steps - 1:
@@ -215,10 +324,10 @@ def _tridiagonalise(
             # invariant subspace found: go on from a random direction orthogonal to it, with zero coupling in T
             restarts[i] += 1
             betas[i, j] = 0.0
-            r = (torch.rand(dim, generator=generator, dtype=torch.float64) - 0.5).to(device)
+            r = (torch.rand(1, dim, generator=generator, dtype=torch.float64) - 0.5).to(store)
             for _ in range(2):
-                r -= kept[i].T @ (kept[i] @ r)
-            bases[i, j + 1] = r / torch.linalg.vector_norm(r)
+                _subtract(bases[i: i + 1], _project(bases[i: i + 1], j + 1, r), r)
+            bases[i, j + 1] = r[0] / torch.linalg.vector_norm(r)
     return bases, alphas, betas, restarts
 
 
@@ -252,20 +361,38 @@ class SLQResult:
         return float(np.mean(np.sum(self.weights * self.nodes**k, axis=1)))
 
 
-def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0) -> SLQResult:
+def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *,
+        plan: SLQPlan | None = None) -> SLQResult:
     """Stochastic Lanczos quadrature with ``num_probes`` seeded Rademacher probes of ``num_steps`` steps each.
 
-    All probes advance together (one ``matmat`` pass over the data per step when the operator has one).
+    All probes advance together (one ``matmat`` pass over the data per step when the operator has one), or, with
+    a ``plan`` (:func:`slq_plan`), in its chunks with its basis storage; the probes are the same either way.
+    Without a plan, one is made for :data:`FREE_MEMORY_SHARE` of the device's free memory (and the host's), and
+    printed to standard error when it departs from all probes in lockstep with a float64 basis on the device.
     Returns the raw nodes and weights; smoothing is separate (``SLQResult.density``).
     """
     dim = _check_operator(op)
     if not isinstance(num_probes, int) or num_probes < 1:
         raise ValueError(f"num_probes must be a positive integer, got {num_probes!r}")
-    _, alphas, betas, _ = _tridiagonalise(op, num_steps, rademacher(dim, num_probes, seed), seed)
+    if plan is not None and (plan.dim, plan.num_steps, plan.num_probes) != (dim, num_steps, num_probes):
+        raise ValueError(f"the plan is for P = {plan.dim}, {plan.num_probes} x {plan.num_steps}, not P = {dim}, "
+                         f"{num_probes} x {num_steps}")
+    if plan is None:
+        host = free_memory_bytes("cpu")
+        device = host if torch.device(op.device).type == "cpu" else free_memory_bytes(op.device)
+        plan = slq_plan(dim, num_steps, num_probes, device_bytes=int(FREE_MEMORY_SHARE * device),
+                        host_bytes=int(FREE_MEMORY_SHARE * host))
+        if (plan.probes_per_chunk, plan.basis_dtype, plan.basis_on_host) != (num_probes, "float64", False):
+            print(f"lanczos: {plan.describe()}", file=sys.stderr)
+    chunk = plan.probes_per_chunk
+    options = {"basis_dtype": plan.basis_dtype, "basis_on_host": plan.basis_on_host}
+    probes = rademacher(dim, num_probes, seed)
     nodes, weights = np.zeros((num_probes, num_steps)), np.zeros((num_probes, num_steps))
-    for v in range(num_probes):
-        theta, s = _eigh_tridiagonal(alphas[v], betas[v, :-1])
-        nodes[v], weights[v] = theta, s[0] ** 2
+    for first in range(0, num_probes, chunk):
+        _, alphas, betas, _ = _tridiagonalise(op, num_steps, probes[:, first: first + chunk], seed, **options)
+        for v in range(alphas.shape[0]):
+            theta, s = _eigh_tridiagonal(alphas[v], betas[v, :-1])
+            nodes[first + v], weights[first + v] = theta, s[0] ** 2
     return SLQResult(nodes=nodes, weights=weights, dim=dim)
 
 
