@@ -74,15 +74,44 @@ def test_memory_budget_limits_the_traced_batches():
     model, loss = _relu_pool_net(), nn.CrossEntropyLoss()
     x, y = torch.randn(12, 1, 6, 6, dtype=F64), torch.randint(0, 3, (12,))
     V = torch.randn(sum(p.numel() for p in model.parameters()), 2, dtype=F64)
-    full = HessianOperator(model, loss, (x, y), batch_size=4)
-    reference = full.matmat(V)
-    one = full.traced_bytes // 3  # three batches of 4 samples: three maps of one size
-    for budget, count in ((0, 0), (one, 1), (10**12, 3)):
+    reference = HessianOperator(model, loss, (x, y), batch_size=4).matmat(V)
+    first = HessianOperator(model, loss, (x[:4], y[:4]))
+    first.matmat(V)
+    one = first.traced_bytes  # three batches of 4 samples: three maps of one size
+    for budget, count in ((0, 0), (one, 1), (2 * one, 2), (10**12, 3)):
         op = HessianOperator(model, loss, (x, y), batch_size=4, linearize_max_bytes=budget)
         torch.testing.assert_close(op.matmat(V), reference, rtol=0, atol=1e-13)
         assert op.traced_batches == count and op.traced_bytes <= budget
     with pytest.raises(ValueError, match="linearize_max_bytes"):
         HessianOperator(model, loss, (x, y), linearize_max_bytes=-1)
+
+
+def test_budgets_predict_count_only_owned_storage_and_default_to_the_free_memory(monkeypatch, capsys):
+    model, loss = _relu_pool_net(), nn.CrossEntropyLoss()
+    x, y = torch.randn(12, 1, 6, 6, dtype=F64), torch.randint(0, 3, (12,))
+    V = torch.randn(sum(p.numel() for p in model.parameters()), 2, dtype=F64)
+    # the maps of batches that are views of one data tensor do not own it: the same bytes as for separate copies
+    views = HessianOperator(model, loss, (x, y), batch_size=4)
+    views.matmat(V)
+    copies = HessianOperator(model, loss, [(x[i:i + 4].clone(), y[i:i + 4].clone()) for i in (0, 4, 8)])
+    copies.matmat(V)
+    assert views.traced_bytes == copies.traced_bytes > 0
+    # a batch predicted not to fit is never traced
+    calls = []
+    real = lib.curvature.operators.trace_linear_map
+    monkeypatch.setattr(lib.curvature.operators, "trace_linear_map", lambda *a, **k: calls.append(1) or real(*a, **k))
+    one = views.traced_bytes // 3
+    op = HessianOperator(model, loss, (x, y), batch_size=4, linearize_max_bytes=one + one // 2)
+    op.matmat(V)
+    assert len(calls) == 1 and op.traced_batches == 1
+    assert "traced maps for 1 of 3 batches" in capsys.readouterr().err  # the plan, stated once
+    op.matmat(V)
+    assert capsys.readouterr().err == "" and len(calls) == 1
+    # without a budget: a share of the free memory when the first map is traced
+    monkeypatch.setattr(lib.curvature.operators, "free_memory_bytes", lambda device: int(2.5 * one / 0.25))
+    op = HessianOperator(model, loss, (x, y), batch_size=4)
+    op.matmat(V)
+    assert op.traced_batches == 2 and "of a budget of" in op.product_plan
 
 
 def test_a_map_that_cannot_be_traced_falls_back_with_a_warning(monkeypatch):

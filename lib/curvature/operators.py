@@ -16,10 +16,14 @@ Two back-ends give the same numbers: ``"func"`` (default) is forward-over-revers
 forward-mode AD. With ``"func"`` the operator is linearised (``linearize=True``): on first use each batch's product
 map v -> H_b v is traced with the primal pass folded into constants (``lib.curvature.traced_maps``, as
 ``torch.func.linearize``
-does), so every later product with a few columns runs only the tangent work; the constants are kept up to
-``linearize_max_bytes`` (2 GiB) in all, and batches beyond it use the direct product. The first product of an operator
-pays for the tracing (about 15-20 gradients on the benchmark conv net); algorithms that take many products at one
-point (Lanczos, SLQ, power iteration) get it back after a few.
+does), so every later product with a few columns runs only the tangent work. The constants are kept up to
+``linearize_max_bytes`` in all (default: :data:`TRACE_MEMORY_SHARE` of the device's free memory when the first map
+is traced, so operators made one after the other share what is left); only storage a map owns counts (not the data
+or the parameters it was traced on), and a batch whose map is predicted not to fit (the maps so far, per sample,
+times its size) is not traced at all but uses the direct product. The operator states its plan once, after its
+first pass over the data, when some batch is not traced. The first product of an operator pays for the tracing
+(about 15-20 gradients on the benchmark conv net); algorithms that take many products at one point (Lanczos, SLQ,
+power iteration) get it back after a few.
 
 When ``torch.distributed`` is initialised, batches are shared round-robin across ranks and the products are
 all-reduced, so every rank holds the full-data product and algorithms on top run unchanged.
@@ -27,6 +31,7 @@ all-reduced, so every rank holds the full-data product and algorithms on top run
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal
@@ -37,6 +42,7 @@ from torch import Tensor, nn
 from torch.func import grad, hessian, jvp, vjp, vmap
 
 from lib.curvature.autodiff import jvp_in_first
+from lib.curvature.device import free_memory_bytes
 from lib.curvature.exact_structured import sequential_hessian
 from lib.curvature.parameter_space import LossFn, ParameterSpace, training_flags
 from lib.curvature.traced_maps import TracedLinearMap, trace_linear_map
@@ -48,6 +54,8 @@ Backend = Literal["func", "autograd"]
 # vmapping the columns through the direct product batches them into matrix-matrix work that pays better (measured on
 # the conv-net benchmark, 2-core CPU: equal per column at 10 columns, vmap ahead at 64)
 _TRACE_MAX_COLUMNS = 16
+#: share of the device's free memory the traced maps of an operator may hold when no budget is given
+TRACE_MEMORY_SHARE = 0.25
 _RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 
@@ -114,7 +122,7 @@ class _CurvatureOperator:
         chunk_size: int | None = None,
         distributed: bool | None = None,
         linearize: bool = True,
-        linearize_max_bytes: int = 2 * 2**30,
+        linearize_max_bytes: int | None = None,
     ) -> None:
         self.space = ParameterSpace(model, params, dtype=dtype, device=device)
         if not callable(loss_fn):
@@ -128,12 +136,15 @@ class _CurvatureOperator:
         check_model_mode(model, train_mode)
         self._model, self._loss_fn, self._backend = model, loss_fn, backend
         self._reduction, self._train_mode, self._chunk_size = reduction, train_mode, chunk_size
-        if linearize_max_bytes < 0:
+        if linearize_max_bytes is not None and linearize_max_bytes < 0:
             raise ValueError(f"linearize_max_bytes must be >= 0, got {linearize_max_bytes}")
-        self._linearize, self._linearize_max_bytes = bool(linearize), int(linearize_max_bytes)
+        self._linearize = bool(linearize)
+        self._linearize_max_bytes = None if linearize_max_bytes is None else int(linearize_max_bytes)
         # batch index -> (traced map, signature of the batch it was traced on)
         self._traced_maps: dict[int, tuple[TracedLinearMap, tuple]] = {}
-        self._budget_spent = False
+        self._bytes_per_sample = 0.0  # largest of the maps traced so far: predicts the size of the next one
+        self._untraced: set[int] = set()  # batches predicted (or found) not to fit the budget
+        self._plan_stated = False
         self.param_names = self.space.names
         self._device, self._dtype, self._flat = self.space.device, self.space.dtype, self.space.point
         self._distributed = _is_distributed(distributed)
@@ -180,7 +191,22 @@ class _CurvatureOperator:
                 out.add_(self._batch_product(index, x, y, V), alpha=weight)
         if self._distributed:
             dist.all_reduce(out)
+        if not self._plan_stated and self._linearize and V.shape[1] < _TRACE_MAX_COLUMNS:
+            self._plan_stated = True
+            if self._untraced:
+                print(f"{type(self).__name__}: {self.product_plan}", file=sys.stderr)
         return out
+
+    @property
+    def product_plan(self) -> str:
+        """How the products run: traced maps for which batches, within which budget, direct for the rest."""
+        if not self._linearize:
+            return "direct products (not traced)"
+        total = len(self._traced_maps) + len(self._untraced)
+        budget = "no budget set yet" if self._linearize_max_bytes is None else \
+            f"a budget of {self._linearize_max_bytes / 2**20:,.0f} MiB"
+        return (f"traced maps for {len(self._traced_maps)} of {total} batches ({self.traced_bytes / 2**20:,.1f} MiB "
+                f"of {budget}), direct products for the other {len(self._untraced)}")
 
     @property
     def model(self) -> nn.Module:
@@ -337,19 +363,27 @@ class _CurvatureOperator:
             self._linearize = False
             self._traced_maps.clear()
             return None
-        if self._budget_spent:
+        if index in self._untraced:
+            return None
+        if self._linearize_max_bytes is None:  # sized when the first map is traced, from what is free then
+            self._linearize_max_bytes = int(TRACE_MEMORY_SHARE * free_memory_bytes(self._device))
+        if self.traced_bytes + self._bytes_per_sample * x.shape[0] > self._linearize_max_bytes:
+            self._untraced.add(index)  # predicted not to fit: not traced at all
             return None
         signature = _batch_signature(x, y)  # only for batches that get a map: the others never need one
         try:
-            traced = trace_linear_map(self._vector_product(x, y), self._flat)
+            traced = trace_linear_map(self._vector_product(x, y), self._flat,
+                                      external=[x, y, self._flat, *self._model.parameters(), *self._model.buffers()])
         except Exception as error:  # tracing is an optimisation: a model it cannot trace keeps the direct products
             warnings.warn(f"products are not traced ({error!r}); using direct products", stacklevel=4)
             self._linearize = False
             return None
-        if self.traced_bytes + traced.nbytes > self._linearize_max_bytes:
-            self._budget_spent = True
-            return None
+        self._bytes_per_sample = max(self._bytes_per_sample, traced.nbytes / x.shape[0])
         self._traced_maps[index] = (traced, signature)
+        if self.traced_bytes > self._linearize_max_bytes:  # the first map, or a prediction that fell short
+            del self._traced_maps[index]
+            self._untraced.add(index)
+            return None
         return traced
 
     @property
@@ -359,8 +393,12 @@ class _CurvatureOperator:
 
     @property
     def traced_bytes(self) -> int:
-        """Memory held by the traced product maps (the constants of every traced batch), in bytes."""
-        return sum(traced.nbytes for traced, _ in self._traced_maps.values())
+        """Memory held by the traced product maps, in bytes: the distinct storages they own (constants shared by
+        several maps counted once; the data and the parameters not at all)."""
+        held: dict[int, int] = {}
+        for traced, _ in self._traced_maps.values():
+            held.update(traced.storages)
+        return sum(held.values())
 
     def structured_matrix(self) -> Tensor | None:
         """The dense matrix from the model's structure, batch-weighted like the products, or ``None`` where this

@@ -13,8 +13,8 @@ that the memory the constants hold can be measured and bounded.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -24,39 +24,47 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 @dataclass(frozen=True)
 class TracedLinearMap:
-    """A traced linear map v -> A v (``graph``) and the bytes of the constant tensors it holds (``nbytes``)."""
+    """A traced linear map v -> A v (``graph``) and the storages of the constants it owns (``storages``: data
+    pointer -> bytes; tensors that live anyway, such as the data and the parameters, are not counted)."""
 
     graph: nn.Module
-    nbytes: int
+    storages: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the storages the map owns."""
+        return sum(self.storages.values())
 
     def __call__(self, v: Tensor) -> Tensor:
         return self.graph(v)
 
 
-def held_bytes(module: nn.Module) -> int:
-    """Bytes of the distinct tensor storages held by ``module`` and its submodules (attributes, parameters,
-    buffers): the memory a traced graph keeps alive."""
-    seen: set[int] = set()
-    total = 0
+def held_storages(module: nn.Module, external: Iterable[Tensor] = ()) -> dict[int, int]:
+    """The distinct tensor storages held by ``module`` and its submodules (attributes, parameters, buffers), as
+    data pointer -> bytes, leaving out the storages of ``external`` tensors (which live whether or not the module
+    does: the data a map was traced on, the parameters): the memory a traced graph alone keeps alive."""
+    skip = {t.untyped_storage().data_ptr() for t in external}
+    held: dict[int, int] = {}
     for m in module.modules():
         for value in (*vars(m).values(), *m._parameters.values(), *m._buffers.values()):
             if isinstance(value, Tensor):
                 storage = value.untyped_storage()
-                if storage.data_ptr() not in seen:
-                    seen.add(storage.data_ptr())
-                    total += storage.nbytes()
-    return total
+                if storage.data_ptr() not in skip:
+                    held[storage.data_ptr()] = storage.nbytes()
+    return held
 
 
-def trace_linear_map(fn: Callable[[Tensor], Tensor], example: Tensor) -> TracedLinearMap:
+def trace_linear_map(fn: Callable[[Tensor], Tensor], example: Tensor,
+                     external: Iterable[Tensor] = ()) -> TracedLinearMap:
     """Trace ``fn`` (linear in its one tensor argument, shaped like ``example``) and fold its constant parts.
 
-    The folding runs here, once, so that ``nbytes`` counts the folded constants and the first replay costs no more
-    than the others. ``fn`` must be traceable by ``make_fx`` (no data-dependent Python control flow).
+    The folding runs here, once, so that the map's storages are the folded constants and the first replay costs no
+    more than the others; storages of the ``external`` tensors are not the map's (see :func:`held_storages`).
+    ``fn`` must be traceable by ``make_fx`` (no data-dependent Python control flow).
     """
     with warnings.catch_warnings():
         # const_fold registers the folded tensors itself after warning that it has not yet done so
         warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node", category=UserWarning)
         graph = const_fold.split_const_subgraphs(make_fx(fn)(torch.zeros_like(example)))
         graph.run_folding()
-    return TracedLinearMap(graph, held_bytes(graph))
+    return TracedLinearMap(graph, held_storages(graph, external))
