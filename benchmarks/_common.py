@@ -10,8 +10,10 @@ import json
 import os
 import platform
 import statistics
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,86 @@ def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dic
                 sync()
                 times[name].append(time.perf_counter() - start)
     return times
+
+
+#: a run is flagged busy when other processes used more than this many cores on average while it was timed
+BUSY_CORES = 0.25
+
+
+def spread(times: list[float]) -> dict:
+    """Median, quartiles, extremes and count of repeated timings (what a row reports besides its median)."""
+    q1, q3 = np.percentile(times, [25, 75])
+    return {"median": statistics.median(times), "q1": float(q1), "q3": float(q3), "min": min(times),
+            "max": max(times), "n": len(times)}
+
+
+class LoadMonitor:
+    """Samples, every ``interval`` seconds while a block runs, the CPU time other processes take (the machine's
+    busy cores minus this process's): a benchmark of a shared machine says whether it was measured alone."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self.load: list[float] = []
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        psutil.cpu_percent(None)
+        me.cpu_percent(None)
+        while not self._stop.wait(self.interval):
+            total = psutil.cpu_percent(None) / 100 * psutil.cpu_count()
+            own = me.cpu_percent(None) / 100
+            self.samples.append(max(0.0, total - own))
+            self.load.append(os.getloadavg()[0])
+
+    @contextmanager
+    def watching(self) -> Iterator[LoadMonitor]:
+        thread = threading.Thread(target=self._run, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+
+    def summary(self) -> dict:
+        """Mean and largest core use of other processes during the block, the load averages, and ``busy``."""
+        other = self.samples or [0.0]
+        return {"other_cores_mean": float(np.mean(other)), "other_cores_max": float(np.max(other)),
+                "load_average_1min": [float(min(self.load, default=0)), float(max(self.load, default=0))],
+                "samples": len(self.samples), "busy": bool(np.mean(other) > BUSY_CORES)}
+
+
+def use_threads(threads: int) -> None:
+    """Fix torch's intra-op thread count for the whole benchmark run (recorded by :func:`machine`)."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+@contextmanager
+def pyhessian_shim() -> Iterator[None]:
+    """PyHessian 0.1's density calls ``torch.eig``, removed from torch; give it the old function for the block:
+    (eigenvalues as an n x 2 [real, imaginary] tensor, eigenvectors), computed by ``torch.linalg.eigh`` on its
+    symmetric tridiagonal matrix. Nothing else of PyHessian is changed."""
+
+    def eig(matrix: torch.Tensor, eigenvectors: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        values, vectors = torch.linalg.eigh(matrix)
+        return torch.stack([values, torch.zeros_like(values)], dim=1), vectors
+
+    had = hasattr(torch, "eig")
+    previous = getattr(torch, "eig", None)
+    torch.eig = eig
+    try:
+        yield
+    finally:
+        if had:
+            torch.eig = previous
+        else:
+            del torch.eig
 
 
 def machine() -> dict:

@@ -12,7 +12,7 @@ import argparse
 import statistics
 
 import torch
-from _common import conv_net, images, interleaved_times, num_params, save, table
+from _common import conv_net, images, interleaved_times, num_params, save, spread, table
 from torch import nn
 from torch.func import functional_call, grad, jvp
 
@@ -124,14 +124,16 @@ def main(n_images: int = 2000, batch_size: int = 500, repeats: int = 5) -> dict:
             continue
         _, per, check = spec
         # the ratio of each round's product to the same round's gradient, then the median over rounds
-        ratio = statistics.median(t / per / g for t, g in zip(times[name], times["gradient"], strict=True))
-        row = {"method": name, "seconds_per_vector": statistics.median(times[name]) / per, "hvp_over_gradient": ratio}
+        ratios = [t / per / g for t, g in zip(times[name], times["gradient"], strict=True)]
+        row = {"method": name, "seconds_per_vector": statistics.median(times[name]) / per,
+               "hvp_over_gradient": statistics.median(ratios), "hvp_over_gradient_spread": spread(ratios)}
         if check is not None:
             other = check(v).reshape(-1).to(reference)
             row["rel_diff_vs_ours"] = float((other - reference).norm() / reference.norm())
         rows.append(row)
-    result = {"P": P, "N": n_images, "batch_size": batch_size, "gradient_s": t_grad, "rounds": repeats,
-              "rows": rows, "traced_bytes": ours.traced_bytes}
+    result = {"P": P, "N": n_images, "batch_size": batch_size, "gradient_s": t_grad,
+              "gradient_spread": spread(times["gradient"]), "rounds": repeats, "rows": rows,
+              "traced_bytes": ours.traced_bytes, "product_plan": ours.product_plan}
     return result
 
 
