@@ -147,12 +147,14 @@ def genuine_selection(exp: Experiment, rank_bounds: np.ndarray) -> dict[str, Any
 
 
 def split_selections(exp: Experiment) -> dict[str, dict[str, Any]]:
-    """``summary_table`` selections of the genuine and the null-space levels of ``exp`` (by the rank bound where
-    it holds, else by the relative cut-off RELATIVE_CUT)."""
+    """``summary_table`` selections of the genuine and the null-space levels of ``exp``: by the rank bound where it
+    holds (the rest is the round-off of an exact null space, label "null space ..."), else by the relative cut-off
+    RELATIVE_CUT (the rest, label "small ...", holds exact zeros and may hold genuine small curvature, so it is not
+    called round-off)."""
     if exp.rank_bound_valid:
         return {"genuine (rank bound)": {"rank": True}, "null space (rank bound)": {"rank": True, "part": "null"}}
     return {"genuine (|l| > 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True},
-            "null space (|l| <= 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True, "part": "null"}}
+            "small (|l| <= 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True, "part": "null"}}
 
 
 def split_table(
