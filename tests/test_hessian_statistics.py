@@ -67,6 +67,56 @@ def test_spline_unfolding_of_goe_spectra(goe_spectra):
     assert stats["ks_spacing_goe"] < 0.05 < stats["ks_spacing_poisson"]
 
 
+def test_spline_knots_tied_to_the_level_count_keep_the_poisson_spacing_variance():
+    """Unfolded Poisson levels have spacing variance 1. 20 knots on 144 levels absorb the fluctuations (variance
+    about 0.7); one knot per LEVELS_PER_KNOT levels keeps it near 1, and the GOE variance near 0.286."""
+    rng = np.random.default_rng(5)
+    for n in (64, 144, 600):
+        poisson = np.mean([ls.unfolded_spacings([poisson_levels(n, rng)], "spline").var() for _ in range(40)])
+        assert poisson > 0.85, (n, poisson)
+    overfit = np.mean([ls.unfolded_spacings([poisson_levels(144, rng)], "spline", 20).var() for _ in range(40)])
+    assert overfit < 0.8
+    assert ls.spline_knots(144) == 2 and ls.spline_knots(10) == 1
+
+
+def test_interval_miss():
+    assert ls.interval_miss(0.52, 0.54) == 0.0
+    assert ls.interval_miss(0.54, 0.56) == pytest.approx(0.54 - ls.GOE_MEAN_MIN_RATIO)
+    assert ls.interval_miss(0.50, 0.52, 0.53) == pytest.approx(0.01)
+
+
+def test_simulated_statistics_of_goe_and_poisson_levels():
+    goe_draws = ls.simulated_statistics([100] * 4, "goe", 20, n_boot=50, seed=3)
+    poisson_draws = ls.simulated_statistics([100] * 4, "poisson", 20, n_boot=50, seed=3)
+    assert set(goe_draws) == {"ratio_miss", "mean_min_ratio", "ks_ratio_goe", "ks_spacing_goe"}
+    assert abs(goe_draws["mean_min_ratio"].mean() - ls.GOE_MEAN_MIN_RATIO) < 0.01
+    assert abs(poisson_draws["mean_min_ratio"].mean() - ls.POISSON_MEAN_MIN_RATIO) < 0.01
+    assert np.all(poisson_draws["ratio_miss"] > 0.05) and np.mean(goe_draws["ratio_miss"] == 0) > 0.5
+
+
+def test_softmax_full_data_rank_bound_matches_the_rank_of_the_analytic_hessian():
+    """Oracle: the softmax-regression Hessian sum_n (diag p_n - p_n p_n^T) (x) x~_n x~_n^T (x~ = [x, 1]) built
+    directly, for data with two constant features: its numerical rank is (C - 1) rank([X, 1]), below C (d + 1)."""
+    rng = np.random.default_rng(0)
+    n, d, c = 200, 6, 4
+    x = rng.standard_normal((n, d))
+    x[:, 1] = 0.0
+    x[:, 4] = 3.0
+    design = np.column_stack([x, np.ones(n)])
+    logits = rng.standard_normal((n, c))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    h = sum(np.kron(np.diag(pi) - np.outer(pi, pi), np.outer(xi, xi)) for pi, xi in zip(p, design, strict=True))
+    assert np.linalg.matrix_rank(h) == (c - 1) * np.linalg.matrix_rank(design) == 3 * 5
+
+
+def test_published_null_share_on_the_paper_rank_bounds():
+    table = hs.published_null_share({"E1": 0.95, "E2": 0.88, "E5": 0.44})
+    assert list(table.index) == ["E1", "E2"]  # E5 has no rank bound
+    assert table.loc["E1", "paper scale: 1 - r/P"] == pytest.approx(1 - 576 / 7850)
+    assert table.loc["E1", "round-off share of kept levels"] == 0.0  # 5 % kept < r/P = 7.3 %: no round-off forced
+    assert table.loc["E2", "round-off share of kept levels"] == pytest.approx((0.12 - 576 / 7850) / 0.12)
+
+
 def test_select_levels_on_a_known_spectrum():
     spectrum = np.array([-3.0, -1e-14, 2e-15, 1e-9, 0.5, 4.0])
     assert np.array_equal(ls.select_levels(spectrum, rank_bound=3), [-3.0, 0.5, 4.0])

@@ -68,6 +68,9 @@ def test_split_table_separates_the_genuine_levels_from_the_null_space() -> None:
     # the rank bound (E1) and the relative cut-off (E4) find the same r genuine levels per spectrum here
     assert set(split[split.selection.str.startswith("genuine")].n_levels) == {m * r}
     assert set(split[split.selection.str.startswith("null")].n_levels) == {m * (p - r)}
+    # without a rank bound the levels below the relative cut-off are "small", not called null-space round-off
+    assert list(split[split.spectra == "E4 float64"].selection) == ["genuine (|l| > 1e-8 max)",
+                                                                    "small (|l| <= 1e-8 max)"]
 
 
 def test_overview_table_reports_sizes_and_the_rank_bound_where_it_holds() -> None:

@@ -144,6 +144,29 @@ def test_mean_min_ratio_of_large_gaussian_spectra_matches_atas_table(beta):
         assert sp.mean_min_ratio(1) - mean > tolerance
 
 
+@pytest.mark.parametrize("beta", [1, 2, 4])
+def test_large_n_ratio_law_mean_is_atas_table_and_it_is_normalised(beta):
+    """The surmise plus Atas et al.'s fitted large-N correction: unit norm, the symmetry F(r) = 1 - F(1/r), and
+    <r~> equal to their Table I large-N value to its quoted precision (the surmise is 0.0017-0.005 above it)."""
+    mean = integrate.quad(lambda r: r * sp.min_ratio_pdf(r, beta, "large_n"), 0, 1)[0]
+    assert mean == pytest.approx(sp.MEAN_MIN_RATIO_PUBLISHED[beta], abs=sp.MEAN_MIN_RATIO_UNCERTAINTY)
+    assert sp.mean_min_ratio(beta) - mean > 0.0015
+    assert integrate.quad(lambda r: sp.ratio_pdf(r, beta, "large_n"), 0, np.inf)[0] == pytest.approx(1, abs=1e-8)
+    assert sp.min_ratio_cdf(1.0, beta, "large_n") == pytest.approx(1, abs=1e-12)
+    r = np.array([0.1, 0.5, 2.0, 7.0])
+    np.testing.assert_allclose(sp.ratio_cdf(r, beta, "large_n"), 1 - sp.ratio_cdf(1 / r, beta, "large_n"), atol=1e-12)
+
+
+def test_large_n_ratio_law_fits_large_goe_spectra_and_the_surmise_does_not():
+    """Oracle: r~ of the central half of 200 GOE spectra of N = 800 (80,000 ratios). The KS distance to the large-N
+    law is at the sampling level, that to the 3 x 3 surmise several times larger."""
+    ratios = np.concatenate([sp.min_ratios(x) for x in bulk_levels(1, 800, 200, seed=21)])
+    ks_large = ms.ks_to_cdf(ratios, lambda x: sp.min_ratio_cdf(x, 1, "large_n"))
+    ks_surmise = ms.ks_to_cdf(ratios, lambda x: sp.min_ratio_cdf(x, 1))
+    assert ks_large < 1.36 / np.sqrt(ratios.size / 2)
+    assert ks_surmise > 2 * ks_large
+
+
 def test_mean_min_ratio_of_poisson_levels():
     rng = np.random.default_rng(3)
     per_spectrum = np.array([sp.min_ratios(poisson_levels(1000, rng)).mean() for _ in range(200)])

@@ -2,7 +2,8 @@
 
 One function per chapter takes the chapter's computed results and returns its verdicts; every status comes from a
 rule of :mod:`lib.book.verdict_rules` with the threshold named below, so a chapter never decides a status itself.
-The thresholds are the book's conventions (stated in each chapter's verdict section), not calibrated on null models.
+Chapter 3's GOE rules are calibrated on null models of each population's own size (:func:`goe_rules`); the other
+thresholds are the book's conventions (stated in each chapter's verdict section and in every verdict's rule).
 """
 
 from __future__ import annotations
@@ -13,16 +14,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.book.verdict_rules import share_passing, span, status_below, status_from_checks, status_from_share, within
+from lib.book.verdict_rules import (
+    Calibration,
+    calibrate,
+    share_passing,
+    span,
+    status_below,
+    status_from_checks,
+    status_from_share,
+    within,
+)
 from lib.book.verdicts import Verdict, at_scale, number, number_range
+from lib.experiments.batch_hessians import null_draws
 from lib.experiments.true_loss_networks import closer_convention
 from lib.rmt.budget import CurveFit
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.true_loss import ModelFit
 
 __all__ = [
+    "calibrated_table",
+    "calibration_view",
     "goe_like",
     "goe_like_share",
+    "goe_rules",
     "goe_statistics_verdicts",
     "goe_statistics_paper_scale",
     "gradient_decorrelation_verdicts",
@@ -34,17 +48,14 @@ __all__ = [
 GOE_R = GOE_MEAN_MIN_RATIO
 
 # --- chapter 3: GOE local statistics of batch Hessians
-#: Widening of a population's 95 % <r~> interval, on both sides, before it must contain 0.5307: an allowance for
-#: the finite-size bias of <r~> and for spectra that are not unfolded. A convention kept from the chapter as it
-#: was (not calibrated on a null model; to be replaced by a calibrated allowance).
-RATIO_CI_MARGIN = 0.01
-#: Asymptotic 95 % Kolmogorov-Smirnov critical value of n i.i.d. samples: KS_CRIT_95 / sqrt(n).
-KS_CRIT_95 = 1.36
-#: Spline-unfolded spacings pass when their KS distance to the GOE law is below this multiple of the i.i.d.
-#: critical value (spacings of one spectrum are correlated, so the i.i.d. value itself is too strict).
-SPACING_KS_FACTOR = 2.0
+#: Nominal false-rejection rate of chapter 3's calibrated rules (each rule's threshold is the 1 - GOE_RULE_LEVEL
+#: point of its statistic on GOE spectra of the population's own sizes, :func:`goe_rules`).
+GOE_RULE_LEVEL = 0.05
+#: Draws of the Poisson alternative per GOE draw: the power against Poisson levels is near 0 or 1, so a quarter
+#: of the GOE draws (at least 10) measures it to a few per cent.
+POISSON_DRAW_SHARE = 0.25
 #: "GOE ratios above a cut-off are diagnostic" is contradicted when at least this share of the null-space
-#: (round-off) populations is GOE-like, and only qualified below it.
+#: (round-off) populations is GOE-like, and only qualified below it (a convention).
 NULL_GOE_SHARE = 0.5
 
 #: Data sets that stand in for paper 1's when its files are absent (``batch_hessians._paper_settings``): a run on
@@ -80,17 +91,89 @@ AICC_SUPPORT = 2.0
 # Chapter 3
 
 
+def goe_rules(level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: int) -> dict[str, Calibration]:
+    """The calibrated rules of a population of ``level_counts`` levels per spectrum (``summary_table``'s column).
+
+    Null model: ``replicas`` sets of GOE spectra of exactly these sizes, their statistics computed as the
+    population's (``lib.experiments.batch_hessians.null_draws``: the same moving-block bootstrap, the same spline
+    unfolding); alternative: Poisson levels of the same sizes (POISSON_DRAW_SHARE as many draws). Rules, each at
+    level GOE_RULE_LEVEL (``lib.book.verdict_rules.calibrate``):
+
+    * ``"ratio"``: ``ratio_miss``, the distance by which 0.5307 lies outside the 95 % <r~> interval;
+    * ``"ratio_ks"``: ``ks_ratio_goe``, the KS distance of r~ to the large-N GOE ratio law;
+    * ``"spacing"``: ``ks_spacing_goe``, the KS distance of the spline-unfolded spacings to the exact GOE law.
+    """
+    counts = [int(n) for n in level_counts]
+    goe = null_draws(counts, "goe", replicas, n_boot=n_boot, seed=seed)
+    poisson = null_draws(counts, "poisson", max(10, round(POISSON_DRAW_SHARE * replicas)), n_boot=n_boot, seed=seed)
+    null = f"GOE spectra of the population's sizes ({len(counts)} x {number_range(counts)} levels)"
+    alternative = "Poisson levels of the same sizes"
+    statistics = {"ratio": ("ratio_miss", "distance of 0.5307 outside the 95 % <r~> interval"),
+                  "ratio_ks": ("ks_ratio_goe", "KS distance of r~ to the large-N GOE law"),
+                  "spacing": ("ks_spacing_goe", "KS distance of the spline-unfolded spacings to the GOE law")}
+    rules = {}
+    for name, (key, statistic) in statistics.items():
+        g, p = goe[key][np.isfinite(goe[key])], poisson[key][np.isfinite(poisson[key])]
+        rules[name] = calibrate(g, p, statistic=statistic, null=null, alternative=alternative, level=GOE_RULE_LEVEL)
+    return rules
+
+
+def calibrated_table(table: pd.DataFrame, *, replicas: int, n_boot: int, seed: int) -> pd.DataFrame:
+    """``table`` (rows of ``summary_table``) with each row's :func:`goe_rules` in columns ``ratio_rule``,
+    ``ratio_ks_rule``, ``spacing_rule`` and their decisions ``goe_like`` (the <r~> rule), ``ratio_ks_ok`` and
+    ``spacing_ok`` (spacings of the row's own unfolding against a null unfolded by the spline)."""
+    out = table.copy()
+    rules = [goe_rules(c, replicas=replicas, n_boot=n_boot, seed=seed) for c in out.level_counts]
+    for name in ("ratio", "ratio_ks", "spacing"):
+        out[f"{name}_rule"] = [r[name] for r in rules]
+    out["goe_like"] = [r.ratio_rule.accepts(r.ratio_miss) for r in out.itertuples()]
+    out["ratio_ks_ok"] = [r.ratio_ks_rule.accepts(r.ks_ratio_goe) for r in out.itertuples()]
+    out["spacing_ok"] = [r.spacing_rule.accepts(r.ks_spacing_goe) for r in out.itertuples()]
+    return out
+
+
+def calibration_view(table: pd.DataFrame, rule: str = "ratio") -> pd.DataFrame:
+    """One row per population of a :func:`calibrated_table`: its spectra and sizes, the measured statistic of
+    ``rule`` ("ratio", "ratio_ks" or "spacing"), the calibrated threshold, the false-rejection rate on fresh GOE
+    draws, the power against Poisson levels, and whether the population passes."""
+    key = {"ratio": "ratio_miss", "ratio_ks": "ks_ratio_goe", "spacing": "ks_spacing_goe"}[rule]
+    ok = {"ratio": "goe_like", "ratio_ks": "ratio_ks_ok", "spacing": "spacing_ok"}[rule]
+    return pd.DataFrame({
+        "spectra": table.spectra,
+        "selection": table.selection,
+        "M x levels": [f"{len(c)} x {number_range(c)}" for c in table.level_counts],
+        "measured": table[key],
+        "threshold": [r.threshold for r in table[f"{rule}_rule"]],
+        "false rejection (GOE)": [r.false_rejection for r in table[f"{rule}_rule"]],
+        "power (Poisson)": [r.power for r in table[f"{rule}_rule"]],
+        "passes": table[ok],
+    }).set_index(["spectra", "selection"])
+
+
 def goe_like(row: Any) -> bool:
-    """Whether a population of ``lib.rmt.level_statistics`` is GOE-like: its 95 % <r~> interval
-    [``ci_lo``, ``ci_hi``], widened by RATIO_CI_MARGIN, contains 0.5307, and its r~ are closer (KS) to the GOE law
-    than to the Poisson law (``ks_ratio_goe`` < ``ks_ratio_poisson``). ``row`` is any object with these attributes
-    (a row of ``DataFrame.itertuples`` or a ``Series``)."""
-    return within(GOE_R, row.ci_lo, row.ci_hi, RATIO_CI_MARGIN) and bool(row.ks_ratio_goe < row.ks_ratio_poisson)
+    """Whether a population of a :func:`calibrated_table` is GOE-like: its <r~> interval misses 0.5307 by no more
+    than the calibrated threshold of its ``ratio_rule``. ``row`` is any object with these attributes."""
+    return row.ratio_rule.accepts(row.ratio_miss)
 
 
 def goe_like_share(rows: pd.DataFrame) -> float:
-    """Share of the populations (rows of a ``summary_table``) that are :func:`goe_like` (NaN for none)."""
+    """Share of the populations (rows of a :func:`calibrated_table`) that are :func:`goe_like` (NaN for none)."""
     return share_passing(goe_like(r) for r in rows.itertuples())
+
+
+def _rule_summary(rows: pd.DataFrame, rule: str) -> str:
+    """Thresholds, false-rejection rates and powers of ``rule`` over the rows, as ranges."""
+    cals = list(rows[f"{rule}_rule"])
+    if not cals:
+        return "no population"
+    def spread(values: list[float], fmt: str) -> str:
+        lo, hi = f"{min(values):{fmt}}", f"{max(values):{fmt}}"
+        return lo if lo == hi else f"{lo} to {hi}"
+
+    return (f"threshold {spread([c.threshold for c in cals], '.3g')}, the {1 - GOE_RULE_LEVEL:.0%} point of "
+            f"{cals[0].replicas} GOE draws of each population's own sizes; false rejection "
+            f"{spread([c.false_rejection for c in cals], '.2f')} on fresh GOE draws, power "
+            f"{spread([c.power for c in cals], '.2f')} against Poisson levels of the same sizes")
 
 
 def _failing(rows: pd.DataFrame, test: Callable[[Any], bool]) -> str:
@@ -102,27 +185,26 @@ def _failing(rows: pd.DataFrame, test: Callable[[Any], bool]) -> str:
 def goe_statistics_verdicts(
     summary: pd.DataFrame,
     split: pd.DataFrame,
-    sensitivity: pd.DataFrame,
+    spline_rows: pd.DataFrame,
     noise_share: Mapping[str, float],
     weight_distance: Iterable[float],
     *,
-    spline_selection: str,
     overview: pd.DataFrame,
     scale: str,
     overrides: Mapping[str, Any],
     datasets: Iterable[str],
 ) -> list[Verdict]:
-    """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's tables.
+    """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's calibrated tables.
 
-    ``summary``: ``summary_table`` rows labelled "<id> trained" / "<id> init" (paper 1's cut-off, pool unfolding);
-    ``split``: ``split_table`` (genuine and null-space populations, float64 and float32); ``sensitivity``: the
-    sensitivity table, whose ``spline`` rows at the selection ``spline_selection`` give the spline-unfolded genuine
-    levels; ``noise_share``: ``null_space_share`` (float32); ``weight_distance``: ||theta - theta_0|| per experiment.
+    ``summary``: rows labelled "<id> trained" / "<id> init" (paper 1's cut-off, pool unfolding); ``split``: the
+    genuine and null-space populations (``split_table``, float64 and float32); ``spline_rows``: the
+    spline-unfolded genuine levels, one row per experiment; ``noise_share``: ``null_space_share`` (float32);
+    ``weight_distance``: ||theta - theta_0|| per experiment.
 
-    P1.1 and P1.1b: ``status_from_share`` of the smaller GOE-like share (trained and genuine levels; trained and
-    initialisation). P1.1a: ``status_from_share`` of the share of experiments whose spline-unfolded spacings are
-    within SPACING_KS_FACTOR x KS_CRIT_95 / sqrt(n) of the exact GOE law. P1.1c: contradicted when at least
-    NULL_GOE_SHARE of the null-space populations are GOE-like, else qualified.
+    P1.1 and P1.1b: ``status_from_share`` of the smaller :func:`goe_like` share (trained and genuine levels;
+    trained and initialisation). P1.1a: ``status_from_share`` of the share of ``spline_rows`` whose spacing rule
+    accepts. P1.1c: contradicted when at least NULL_GOE_SHARE of the null-space populations are GOE-like, else
+    qualified.
 
     Scale: from ``overview`` (``overview_table``: P, batch spectra M, batch size, epochs per experiment) and the
     experiments' ``datasets``; at paper 1's scale as :func:`goe_statistics_paper_scale` decides it from the
@@ -134,12 +216,9 @@ def goe_statistics_verdicts(
     null_rows = split[split.selection.str.startswith("null")]
     f_trained, f_init = goe_like_share(trained_rows), goe_like_share(init_rows)
     f_genuine, f_null = goe_like_share(genuine64), goe_like_share(null_rows)
-
-    spline_rows = sensitivity[(sensitivity.unfolding == "spline") & (sensitivity.selection == spline_selection)]
-    ks_spline = spline_rows.ks_spacing_goe.to_numpy()
-    spline_ok = ks_spline < SPACING_KS_FACTOR * KS_CRIT_95 / np.sqrt(spline_rows.n_spacings.to_numpy())
-    f_spline = share_passing(spline_ok)
-    spline_bad = ", ".join(spline_rows.spectra[~spline_ok]) or "none"
+    f_spline = share_passing(spline_rows.spacing_ok)
+    spline_bad = ", ".join(spline_rows.spectra[~spline_rows.spacing_ok.astype(bool)]) or "none"
+    ks_pass = share_passing(pd.concat([trained_rows, genuine64]).ratio_ks_ok)
 
     datasets = list(dict.fromkeys(datasets))
     paper_scale = goe_statistics_paper_scale(scale, overrides, datasets)
@@ -149,28 +228,41 @@ def goe_statistics_verdicts(
              "data: " + ", ".join(datasets))
     scale += ("; paper 1's sizes" if paper_scale
               else "; paper 1: P up to 20,060, batches of 64, every batch, 300 epochs, MNIST / CIFAR-10 / Bike")
+    ratio_rule = ("a population is GOE-like when 0.5307 lies inside its 95 % <r~> bootstrap interval or outside it "
+                  "by at most a calibrated distance: ")
+    share_rule = "; confirmed when every population is GOE-like, qualified from half of them (a convention)"
     return at_scale([
         Verdict("P1.1", "Batch-Hessian spacing ratios agree with the GOE across architectures and data sets",
                 status_from_share(min(f_trained, f_genuine)),
                 f"trained, |lambda| > 1e-10: <r~> = {span(trained_rows.mean_min_ratio)} over {len(trained_rows)} "
-                f"experiments ({f_trained:.0%} GOE-like); genuine levels only: <r~> = "
-                f"{span(genuine64.mean_min_ratio)} ({f_genuine:.0%} GOE-like); GOE 0.5307, Poisson 0.3863"),
+                f"experiments ({f_trained:.0%} GOE-like; not: {_failing(trained_rows, goe_like)}); genuine levels "
+                f"only: <r~> = {span(genuine64.mean_min_ratio)} ({f_genuine:.0%} GOE-like; not: "
+                f"{_failing(genuine64, goe_like)}); GOE 0.5307, Poisson 0.3863; {ks_pass:.0%} of these populations "
+                "also pass the calibrated KS rule on the r~ law",
+                rule=ratio_rule + _rule_summary(pd.concat([trained_rows, genuine64]), "ratio") + share_rule),
         Verdict("P1.1a", "Unfolded batch-Hessian spacings follow the Wigner surmise", status_from_share(f_spline),
-                f"spline-unfolded genuine levels: KS distance to the exact GOE law {span(ks_spline)}, {f_spline:.0%} "
-                f"of the experiments within twice the i.i.d. 95 % critical value (not: {spline_bad}); paper 1's pool "
-                f"unfolding at this scale: "
-                f"KS {span(trained_rows.ks_spacing_goe)}, dominated by its 1/p discreteness"),
-        Verdict("P1.1b", "The GOE agreement holds after training as well as at initialisation (the published spectra "
-                "were all at initialisation)", status_from_share(min(f_trained, f_init)),
+                f"spline-unfolded genuine levels: KS distance to the exact GOE law {span(spline_rows.ks_spacing_goe)}, "
+                f"{f_spline:.0%} of the experiments within their calibrated threshold (not: {spline_bad}); paper 1's "
+                f"pool unfolding at this scale: KS {span(trained_rows.ks_spacing_goe)}, dominated by its 1/p "
+                "discreteness",
+                rule="the KS distance of an experiment's spline-unfolded spacings to the exact GOE law is at most a "
+                     "threshold calibrated on GOE spectra of its own sizes unfolded the same way: "
+                     + _rule_summary(spline_rows, "spacing") + share_rule),
+        Verdict("P1.1b", "The GOE agreement holds after training as well as at initialisation",
+                status_from_share(min(f_trained, f_init)),
                 f"GOE-like: {f_trained:.0%} of the experiments after training (trained weights loaded, "
                 f"||theta - theta_0|| = {span(weight_distance)}), {f_init:.0%} at initialisation (not GOE-like there: "
-                f"{_failing(init_rows, goe_like)}, <r~> = {span(init_rows.mean_min_ratio)})"),
+                f"{_failing(init_rows, goe_like)}, <r~> = {span(init_rows.mean_min_ratio)})",
+                rule=ratio_rule + _rule_summary(pd.concat([trained_rows, init_rows]), "ratio") + share_rule),
         Verdict("P1.1c", "GOE ratio statistics above an absolute cut-off are diagnostic of the network's curvature",
                 status_below(f_null, NULL_GOE_SHARE, passed="qualified", failed="contradicted"),
                 f"null-space round-off alone gives <r~> = {span(null_rows.mean_min_ratio)} ({f_null:.0%} of the "
                 f"populations GOE-like); in float32 the 1e-10 cut-off keeps "
                 + ", ".join(f"{i}: {v:.0%}" for i, v in noise_share.items())
-                + " null-space round-off among its levels"),
+                + " null-space round-off among its levels",
+                rule=f"contradicted when at least {NULL_GOE_SHARE:.0%} of the null-space (round-off) populations are "
+                     "GOE-like (a convention), else qualified; GOE-like: " + ratio_rule
+                     + _rule_summary(null_rows, "ratio")),
     ], scale, paper_scale)
 
 

@@ -29,7 +29,14 @@ from lib.curvature.parameter_space import flat_parameters
 from lib.nets import data as datasets
 from lib.nets.cache import load_or_compute
 from lib.nets.train import TrainConfig, load_split, loss_function, train
-from lib.rmt.level_statistics import Unfolding, level_statistics, proportion_below, select_spectra
+from lib.rmt.level_statistics import (
+    Ensemble,
+    Unfolding,
+    level_statistics,
+    proportion_below,
+    select_spectra,
+    simulated_statistics,
+)
 from lib.rmt.spacings import spacing_ratios
 
 __all__ = [
@@ -39,11 +46,14 @@ __all__ = [
     "Experiment",
     "experiment",
     "experiment_spectra",
+    "full_data_rank_bound",
     "genuine_selection",
+    "null_draws",
     "null_space_share",
     "overview_table",
     "pooled_ratios",
     "proportion_table",
+    "published_null_share",
     "split_selections",
     "split_table",
     "summary_table",
@@ -53,6 +63,10 @@ __all__ = [
 PAPER_CUTOFFS = (1e-100, 1e-40, 1e-30, 1e-20, 1e-10, 1e-8, 1e-6, 1e-4)
 #: Cut-off relative to max|lambda| that separates genuine levels from round-off where no rank bound holds.
 RELATIVE_CUT = 1e-8
+#: Paper 1's batch rank bound r = 64 (C - 1) (softmax regression) or 64 C (GGN, C outputs) and its P, per
+#: experiment with a rank bound (architectures of its released code: Linear(784 -> 10), Linear(512 -> 10), the
+#: 13-100-100-50-1 Bike MLP).
+PAPER_RANK_BOUNDS = {"E1": (576, 7850), "E2": (576, 7850), "E3": (576, 5130), "E8": (64, 16601)}
 # identity columns per product when a dense Hessian is assembled: one block for the CPU-scale models (several
 # times faster than lib.curvature.dense's default of 128), while bounding tangent memory at paper scale
 _HESSIAN_BLOCK = 2048
@@ -65,7 +79,7 @@ def summary_table(
     selections: Mapping[str, Mapping[str, Any]],
     unfoldings: Sequence[Unfolding] = ("pool",),
     *,
-    n_knots: int = 20,
+    n_knots: int | None = None,
     n_boot: int = 500,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -76,7 +90,8 @@ def summary_table(
     when the model is linear in its parameters, and always for the GGN). ``selections`` maps a label to keyword
     arguments of ``select_spectra`` (``cutoff``, ``relative``, ``part``) plus ``rank=True`` to use the stored
     rank bounds; a rank selection of a set whose bound is not valid is skipped. A population with fewer than
-    3 levels per spectrum or fewer than 2 spectra (pool unfolding) is skipped too.
+    3 levels per spectrum or fewer than 2 spectra (pool unfolding) is skipped too. Column ``level_counts`` holds
+    the distinct levels of each spectrum used (a tuple): the sizes of the population's null model (``null_draws``).
     """
     rows = []
     for set_label, entry in spectra.items():
@@ -87,12 +102,33 @@ def summary_table(
                     continue
                 kwargs["rank_bounds"] = entry["rank_bounds"]
             levels = [r for r in select_spectra(entry["eigenvalues"], **kwargs) if np.unique(r).size >= 3]
+            counts = tuple(int(np.unique(r).size) for r in levels)
             for method in unfoldings:
                 if not levels or (method == "pool" and len(levels) < 2):
                     continue
                 stats = level_statistics(levels, unfolding=method, n_knots=n_knots, n_boot=n_boot, seed=seed)
-                rows.append({"spectra": set_label, "selection": sel_label, "unfolding": method} | stats)
+                rows.append({"spectra": set_label, "selection": sel_label, "unfolding": method} | stats
+                            | {"level_counts": counts})
     return pd.DataFrame(rows)
+
+
+def null_draws(
+    level_counts: Sequence[int],
+    ensemble: Ensemble,
+    replicas: int,
+    *,
+    n_boot: int = 500,
+    seed: int = 0,
+    cache_dir: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``lib.rmt.level_statistics.simulated_statistics`` of ``replicas`` sets of GOE (or Poisson) spectra with
+    ``level_counts`` levels (one entry per measured spectrum: a population's ``level_counts`` column of
+    ``summary_table``), the statistics of a population's null model, cached by ``load_or_compute``."""
+    counts = [int(n) for n in level_counts]
+    inputs = {"level_counts": counts, "ensemble": ensemble, "replicas": int(replicas),
+              "n_boot": int(n_boot), "seed": int(seed)}
+    return load_or_compute("level_statistics_null", inputs, lambda: simulated_statistics(
+        counts, ensemble, replicas, n_boot=n_boot, seed=seed), cache_dir=cache_dir)
 
 
 def pooled_ratios(eigenvalues: np.ndarray, **selection: Any) -> np.ndarray:
@@ -111,12 +147,14 @@ def genuine_selection(exp: Experiment, rank_bounds: np.ndarray) -> dict[str, Any
 
 
 def split_selections(exp: Experiment) -> dict[str, dict[str, Any]]:
-    """``summary_table`` selections of the genuine and the null-space levels of ``exp`` (by the rank bound where
-    it holds, else by the relative cut-off RELATIVE_CUT)."""
+    """``summary_table`` selections of the genuine and the null-space levels of ``exp``: by the rank bound where it
+    holds (the rest is the round-off of an exact null space, label "null space ..."), else by the relative cut-off
+    RELATIVE_CUT (the rest, label "small ...", holds exact zeros and may hold genuine small curvature, so it is not
+    called round-off)."""
     if exp.rank_bound_valid:
         return {"genuine (rank bound)": {"rank": True}, "null space (rank bound)": {"rank": True, "part": "null"}}
     return {"genuine (|l| > 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True},
-            "null space (|l| <= 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True, "part": "null"}}
+            "small (|l| <= 1e-8 max)": {"cutoff": RELATIVE_CUT, "relative": True, "part": "null"}}
 
 
 def split_table(
@@ -177,6 +215,36 @@ def proportion_table(
             row["1 - r/P"] = 1 - d["rank_bounds"].mean() / d["eigenvalues"].shape[1]
         rows[i] = row
     return pd.DataFrame(rows).T
+
+
+def published_null_share(published: Mapping[str, float]) -> pd.DataFrame:
+    """Paper 1's proportion of |lambda| < 1e-10 (``published``, read off its figure) against its own null-space
+    fraction 1 - r/P (PAPER_RANK_BOUNDS), for the experiments with a rank bound: the share of the levels its
+    cut-off kept that must be null-space round-off, max(0, (kept - r/P) / kept) with kept = 1 - proportion below
+    (at most r/P of all levels are genuine)."""
+    rows = {}
+    for i, (r, p) in PAPER_RANK_BOUNDS.items():
+        if i in published:
+            kept = 1 - published[i]
+            rows[i] = {"paper: proportion < 1e-10": published[i], "paper scale: 1 - r/P": 1 - r / p,
+                       "round-off share of kept levels": max(0.0, (kept - r / p) / kept) if kept > 0 else 0.0}
+    return pd.DataFrame(rows).T
+
+
+def full_data_rank_bound(exp: Experiment) -> int:
+    """Rank bound of the whole split's Hessian of softmax regression: (C - 1) rank([X, 1]).
+
+    The loss is unchanged when one vector is added to every class's weights and bias (softmax is invariant to a
+    common shift of the logits), a null space of dimension d + 1; and an input direction on which the data have no
+    variation (a constant pixel) adds C - 1 more null directions per such pixel. What remains has rank at most
+    (C - 1) times the rank of the design matrix [X, 1]; C = P / (d + 1).
+    """
+    if exp.model != "logistic":
+        raise ValueError(f"the full-data rank bound is that of softmax regression, not of {exp.model!r}")
+    x, _ = load_split(exp.train_config(), exp.split)
+    design = np.column_stack([x.reshape(x.shape[0], -1).double().cpu().numpy(), np.ones(x.shape[0])])
+    n_params = flat_parameters(train(exp.train_config(), progress=False).checkpoint(0)).numel()
+    return (n_params // design.shape[1] - 1) * int(np.linalg.matrix_rank(design))
 
 
 def null_space_share(proportion: pd.DataFrame, ids: Sequence[str]) -> dict[str, float]:
