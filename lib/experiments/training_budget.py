@@ -22,7 +22,9 @@ def budget_runs(
     dataset: str, model: str, width: float, budgets: Sequence[int], seeds: Sequence[int], lr: float
 ) -> pd.DataFrame:
     """One row per (budget T, seed): the best test loss and test error over the epochs of a run of T epochs and
-    the epochs completed when each was reached (``t_loss``, ``t_error`` >= 1; the paper's t is the 0-based index).
+    the epochs completed when each was reached (``t_loss``, ``t_error`` >= 1; the paper's t is the 0-based index),
+    and the best training loss (mean loss over the training split, without weight decay) with its epoch
+    (``best_train_loss``, ``t_train``): the quantity optimisation drives down, free of overfitting.
 
     Each run trains ``model`` (hidden-width multiplier ``width``) on ``dataset`` with SGD from ``lr`` and the step
     schedule (lr / 10 at T/3 and 2T/3; ``lib.nets.train``, cached there); the error is 1 - test accuracy.
@@ -35,6 +37,8 @@ def budget_runs(
             history = train(config, progress=False).history
             i_loss, best_loss = budget.best_per_run([history["test_loss"][1:]])  # index 0 of [1:] is epoch 1
             i_err, best_acc = budget.best_per_run([history["test_acc"][1:]], mode="max")
+            i_train, best_train = budget.best_per_run([history["train_loss"][1:]])
             records.append({"T": T, "seed": seed, "best_loss": float(best_loss[0]), "t_loss": int(i_loss[0]) + 1,
-                            "best_error": 1 - float(best_acc[0]), "t_error": int(i_err[0]) + 1})
+                            "best_error": 1 - float(best_acc[0]), "t_error": int(i_err[0]) + 1,
+                            "best_train_loss": float(best_train[0]), "t_train": int(i_train[0]) + 1})
     return pd.DataFrame(records)
