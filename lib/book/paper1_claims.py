@@ -403,6 +403,9 @@ def gradient_decorrelation_verdicts(
     l_tr, l_in = tr["fit"], ini["fit"]
     z = abs(np.log(l_tr.lengthscale / l_in.lengthscale)) / np.hypot(l_tr.stderr / l_tr.lengthscale,
                                                                      l_in.stderr / l_in.lengthscale)
+    fold = l_in.lengthscale / l_tr.lengthscale
+    nonstationary = (": the surface is not stationary, so the model's kernel can at best describe it locally"
+                     if z >= STATIONARY_Z else "")
 
     def far_text(s: Mapping[str, Any]) -> str:
         return f"{s['mean'][-1]:.3f} +/- {s['sem'][-1]:.3f} (|t| = {s['|t| far']:.1f})"
@@ -435,12 +438,11 @@ def gradient_decorrelation_verdicts(
                 + calibrations["SE shape: init"].describe() + "; confirmed when both accept, else contradicted"),
         Verdict("P1.2b", "One stationary kernel: the same length-scale around initial and trained points",
                 status_when(bool(z < STATIONARY_Z), "confirmed", "contradicted"),
-                f"l = {l_tr.lengthscale:.3g} +/- {l_tr.stderr:.2g} around trained points and {l_in.lengthscale:.3g} "
-                f"+/- {l_in.stderr:.2g} around initial points, a ratio of {l_tr.lengthscale / l_in.lengthscale:.3g} "
-                f"({z:.1f} standard errors of the log ratio from 1): the surface is not stationary, so the model's "
-                "kernel can at best describe it locally" if z >= STATIONARY_Z else
-                f"l = {l_tr.lengthscale:.3g} +/- {l_tr.stderr:.2g} (trained) and {l_in.lengthscale:.3g} +/- "
-                f"{l_in.stderr:.2g} (initial), {z:.1f} standard errors of the log ratio apart",
+                f"l = {l_in.lengthscale:.3g} +/- {l_in.stderr:.2g} around initial points and {l_tr.lengthscale:.3g} "
+                f"+/- {l_tr.stderr:.2g} around trained points, a factor {fold:.3g} ({z:.1f} standard errors of the "
+                f"log ratio from 1){nonstationary}; the quadratic control (each point's own gradient and Hessian) "
+                f"on the same rays: l = {cin['fit'].lengthscale:.3g} (initial) and {ctr['fit'].lengthscale:.3g} "
+                f"(trained), a factor {cin['fit'].lengthscale / ctr['fit'].lengthscale:.3g}",
                 rule=f"convention: confirmed when |ln(l_trained / l_init)| is below {STATIONARY_Z} standard errors "
                      "(fit errors, normal approximation), else contradicted"),
     ], scale, False)
