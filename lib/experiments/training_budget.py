@@ -3,19 +3,23 @@
 Paper 1 (Baskerville, Granziol & Keating, arXiv:2102.06740 v1-v3; the authors' notebook ``Exponential Hardness of
 True Loss``) trains ResNet-50 on ImageNet for several epoch budgets T with the learning rate divided by 10 at T/3
 and 2T/3, and records per run the best validation loss (and error) and the epoch t at which it occurred, to be
-fitted with y(t) = a + b exp(c t) (``lib.rmt.budget``). ``budget_runs`` repeats that for a model of the zoo.
+fitted with y(t) = a + b exp(c t) (``lib.rmt.budget``). ``budget_runs`` repeats that for a model of the zoo, and
+``aicc_null`` caches the parametric bootstrap that calibrates the exponential-versus-power-law comparison.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from lib.nets.cache import load_or_compute
 from lib.nets.train import TrainConfig, train
 from lib.rmt import budget
 
-__all__ = ["budget_runs"]
+__all__ = ["aicc_null", "budget_runs"]
 
 
 def budget_runs(
@@ -42,3 +46,16 @@ def budget_runs(
                             "best_error": 1 - float(best_acc[0]), "t_error": int(i_err[0]) + 1,
                             "best_train_loss": float(best_train[0]), "t_train": int(i_train[0]) + 1})
     return pd.DataFrame(records)
+
+
+def aicc_null(
+    t: ArrayLike, exponential: budget.CurveFit, power: budget.CurveFit, replicas: int, seed: int
+) -> dict[str, np.ndarray]:
+    """``lib.rmt.budget.aicc_difference_null`` of the fits at the points ``t`` (Delta AICc = AICc(exponential) -
+    AICc(power law) under the fitted exponential and under the fitted power law), cached under "budget_aicc_null"
+    by the points, both fits' parameters and residual sums, ``replicas`` and ``seed``."""
+    t_list = [float(x) for x in np.asarray(t, dtype=float)]
+    key = dict(t=t_list, fits=[[fit.model, [float(p) for p in fit.params], float(fit.rss)]
+                               for fit in (exponential, power)], replicas=replicas, seed=seed)
+    return load_or_compute("budget_aicc_null", key,
+                           lambda: budget.aicc_difference_null(t_list, exponential, power, replicas, seed))
