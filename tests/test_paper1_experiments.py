@@ -1,4 +1,4 @@
-"""The experiment functions behind paper 1's chapters (05-08) on inputs with known answers: hand-made spectra with
+"""The experiment functions behind paper 1's chapters (03-06) on inputs with known answers: hand-made spectra with
 known null spaces and ratios, the published grid's case count and validity, model samples with known zero blocks,
 gradient cosines at distance 0, a squared-exponential decay of known length-scale, closed-form halving costs; and
 smoke-size runs of the cached network experiments checking shapes and invariants."""
@@ -17,7 +17,7 @@ from lib.experiments import training_budget
 from lib.experiments import true_loss_model as tlm
 from lib.experiments import true_loss_networks as tln
 from lib.rmt import true_loss as tl
-from lib.rmt.budget import CurveFit, halving_summary
+from lib.rmt.budget import CurveFit, exponential_saturation, fit_exponential, fit_power_law, halving_summary
 from lib.rmt.ensembles import goe
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.true_loss import se_gradient_correlation
@@ -268,3 +268,14 @@ def test_budget_runs_smoke(tmp_path, monkeypatch) -> None:
     assert np.all((runs["t_error"] >= 1) & (runs["t_error"] <= runs["T"]))
     assert np.all((runs["best_error"] >= 0) & (runs["best_error"] <= 1)) and np.all(runs["best_loss"] > 0)
     assert np.all((runs["t_train"] >= 1) & (runs["t_train"] <= runs["T"])) and np.all(runs["best_train_loss"] > 0)
+
+
+def test_aicc_null_is_cached_by_its_inputs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RMT_CACHE", str(tmp_path))
+    t = np.arange(1.0, 13.0)
+    y = exponential_saturation(t, 1.0, 0.5, -0.3) + 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    fits = fit_exponential(t, y), fit_power_law(t, y)
+    first = training_budget.aicc_null(t, *fits, 8, seed=0)
+    again = training_budget.aicc_null(t, *fits, 8, seed=0)
+    np.testing.assert_array_equal(first["null"], again["null"])
+    assert first["null"].size + first["failed"][0] == 8 and len(list(tmp_path.rglob("*.npz"))) == 1
