@@ -1,4 +1,4 @@
-"""The experiment functions behind paper 1's chapters (03-06) on inputs with known answers: hand-made spectra with
+"""The experiment functions behind paper 1's chapters (05-08) on inputs with known answers: hand-made spectra with
 known null spaces and ratios, the published grid's case count and validity, model samples with known zero blocks,
 gradient cosines at distance 0, a squared-exponential decay of known length-scale, closed-form halving costs; and
 smoke-size runs of the cached network experiments checking shapes and invariants."""
