@@ -35,8 +35,8 @@ __all__ = [
     "goe_statistics_verdicts",
     "goe_statistics_paper_scale",
     "gradient_decorrelation_calibrations",
-    "training_budget_calibrations",
     "gradient_decorrelation_verdicts",
+    "training_budget_calibrations",
     "training_budget_verdicts",
     "true_loss_calibrations",
     "true_loss_checked_sets",
@@ -68,8 +68,8 @@ PAPER1_STAND_INS = frozenset({"mnist5k", "deep_features", "diabetes"})
 #: Paper 1's sizes of the model's sample sets: N x samples of the grid cases and of the degenerate/outlier cases.
 PAPER1_MODEL_GRID = (300, 100)
 PAPER1_MODEL_LARGE = (500, 300)
-#: The model's <r~> check and the networks' bulk-shape check are calibrated (``true_loss_calibrations``): GOE spectra
-#: of the sample sets' sizes, and GOE spectra of the networks' size fitted and cut as the networks are.
+# The model's <r~> check and the networks' bulk-shape check are calibrated (``true_loss_calibrations``): GOE spectra
+# of the sample sets' sizes, and GOE spectra of the networks' size fitted and cut as the networks are.
 #: Level of the chi-square interval of the measured shift variance that a predicted variance must fall in.
 SHIFT_LEVEL = 0.95
 
