@@ -76,3 +76,24 @@ def test_bad_input():
         budget.fit_power_law([0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6])
     with pytest.raises(ValueError, match="mode"):
         budget.best_per_run([[1.0]], mode="median")
+
+
+def test_aicc_difference_null_is_calibrated_on_fresh_exponential_data():
+    # with enough points the fitted law and its noise are close to the true ones, and the parametric bootstrap's
+    # threshold rejects about 5 % of independent data sets from the true law (with few points the threshold itself
+    # varies with the noise estimated from them)
+    t = np.geomspace(2, 96, 100)
+    rng = np.random.default_rng(0)
+    truth = budget.exponential_saturation(t, 1.2, 0.5, -0.08)
+    y = truth + 0.01 * rng.standard_normal(t.size)
+    exp_fit, pow_fit = budget.fit_exponential(t, y), budget.fit_power_law(t, y)
+    sim = budget.aicc_difference_null(t, exp_fit, pow_fit, 150, seed=1)
+    assert sim["failed"].shape == (2,) and sim["null"].size == 150 - sim["failed"][0]
+    threshold = np.quantile(sim["null"], 0.95)
+    fresh = []
+    for _ in range(150):
+        y = truth + 0.01 * rng.standard_normal(t.size)
+        fresh.append(budget.fit_exponential(t, y, p0=exp_fit.params).aicc
+                     - budget.fit_power_law(t, y, p0=pow_fit.params).aicc)
+    assert abs(np.mean(np.array(fresh) > threshold) - 0.05) < 0.05
+    assert np.mean(sim["alternative"] > threshold) > 0.9  # the power law, same noise, is told apart

@@ -52,6 +52,37 @@ def test_estimator_recovers_the_length_scale_of_a_known_gaussian_process():
         ell, rel=0.05)
 
 
+def test_quadratic_control_is_exact_on_a_quadratic_loss():
+    # L(w) = b . w + w^T A w / 2 is its own quadratic model: the control equals the measured cosines on the same rays
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(30, 30, generator=gen, dtype=torch.float64)
+    a, b = m @ m.T / 30, torch.randn(30, generator=gen, dtype=torch.float64)
+    w = torch.randn(30, generator=gen, dtype=torch.float64)
+    distances = [0.0, 0.3, 3.0, 30.0]
+    state = gen.get_state()
+    measured = gc.perturbation_correlations(lambda x: b + a @ x, w, distances, 5, gen)
+    gen.set_state(state)
+    control = gc.quadratic_control_correlations(lambda x: b + a @ x, w, distances, 5, gen)
+    np.testing.assert_allclose(control, measured, atol=1e-9)
+
+
+def test_zero_mean_test_is_calibrated_on_fresh_zero_mean_samples():
+    rng = np.random.default_rng(0)
+    sim = gc.zero_mean_null(rng.standard_normal(48), 2000, 0.5, seed=1)
+    threshold = np.quantile(sim["null"], 0.95)
+    fresh = rng.standard_normal((2000, 48))
+    t = np.abs(fresh.mean(axis=1)) / (fresh.std(axis=1, ddof=1) / np.sqrt(48))
+    assert abs(np.mean(t > threshold) - 0.05) < 0.02  # near the t(47) 95 % point, 2.01
+    assert np.mean(sim["alternative"] > threshold) > 0.9  # a mean of half a standard deviation, 48 samples
+
+
+def test_se_shape_null_has_unit_reduced_chi2_and_tells_an_exponential_apart():
+    d = np.array([0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0])
+    sim = cf.shape_chi2_null(d, np.full(d.size, 0.01), 3.0, 1000, 300, seed=0)
+    assert sim["null"].mean() == pytest.approx(1.0, abs=0.15)  # n - 1 degrees of freedom after fitting l
+    assert np.mean(sim["alternative"] > np.quantile(sim["null"], 0.95)) > 0.99
+
+
 def test_pairwise_and_binned():
     points = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
     grads = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])

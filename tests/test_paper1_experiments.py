@@ -17,7 +17,7 @@ from lib.experiments import training_budget
 from lib.experiments import true_loss_model as tlm
 from lib.experiments import true_loss_networks as tln
 from lib.rmt import true_loss as tl
-from lib.rmt.budget import CurveFit, halving_summary
+from lib.rmt.budget import CurveFit, exponential_saturation, fit_exponential, fit_power_law, halving_summary
 from lib.rmt.ensembles import goe
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.true_loss import se_gradient_correlation
@@ -157,15 +157,56 @@ def test_fitted_model_against_its_own_samples() -> None:
     assert (compare["<r~>"] - GOE_MEAN_MIN_RATIO).abs().max() < 0.05
 
 
-def test_nonzero_levels_and_shift_comparison() -> None:
+def test_nonzero_levels() -> None:
     assert [list(e) for e in tln.nonzero_levels(np.array([[0.0, 1e-12, 1.0, -2.0]]), 1e-6)] == [[1.0, -2.0]]
-    fit = tl.ModelFit(n=10, kpp=0.04, sigma=1.0, center=0.0, centers=np.zeros(2), shift_var=0.04, degeneracy=0.0,
-                      n_outliers=0.0, outliers=np.empty(0), outlier_levels=np.empty(0))
-    comparison = tln.shift_comparison([1.0, 3.0], fit)  # k'(0) = 2, so the notebook's variance is 4
-    assert comparison["k'(0) from the gradients"] == 2.0 and comparison["notebook: k'(0)^2"] == 4.0
-    assert comparison["log10(measured / derivation)"] == pytest.approx(0.0)
-    assert comparison["log10(measured / notebook)"] == pytest.approx(-2.0)
-    assert tln.closer_convention(comparison) == "derivation"
+
+
+def test_shift_comparison_units_and_interval_coverage() -> None:
+    # model Hessians at 8 random points with a known shift variance v = k''(0): the 95 % chi-square interval of
+    # the measured variance must cover it about 95 % of the time (independent replicas of the whole measurement)
+    rng = np.random.default_rng(7)
+    kpp, n, points, replicas = 0.02, 60, 8, 200
+    covered = 0
+    for _ in range(replicas):
+        fit = tl.fit_model(tl.sample_spectra(n, points, kpp, kpp, rng), zero_tol=1e-12)
+        row = tln.shift_comparison({"random points": fit}, [2.0, 4.0], [1.0, 3.0]).loc["random points"]
+        covered += row["95% low"] <= kpp <= row["95% high"]
+    assert abs(covered / replicas - 0.95) < 3 * math.sqrt(0.95 * 0.05 / replicas)
+    # k'(0) = mean squared gradient = 3, k(0) = Var L = 2: the notebook's variance in loss units is 9 / 2
+    assert row["notebook as written: kp^2"] == 9.0 and row["notebook in loss units: kp^2/k0"] == 4.5
+    assert row["derivation given L: kpp - kp^2/k0"] == pytest.approx(row["derivation: kpp"] - 4.5)
+
+
+def test_bulk_ks_null_is_calibrated_against_independent_dense_goe_draws() -> None:
+    # the null's threshold (tridiagonal beta-Hermite spectra) rejects about 5 % of independent dense-GOE sets
+    sim = tln.semicircle_ks_null(80, 2, 200, 1e-6, seed=1)
+    threshold = np.quantile(sim["null"], 0.95)
+    rng = np.random.default_rng(2)
+    fresh = [tln.bulk_semicircle_ks(np.stack([np.linalg.eigvalsh(goe(80, rng)) for _ in range(2)]), 1e-6)
+             for _ in range(200)]
+    assert abs(np.mean(np.array(fresh) > threshold) - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 200) + 0.05 / math.sqrt(2)
+    assert np.mean(sim["alternative"] > threshold) > 0.9  # a Marchenko-Pastur bulk is told apart
+
+
+def test_goe_ratio_null_is_calibrated_against_independent_dense_goe_draws() -> None:
+    sizes = [(60, 5), (40, 5)]
+    sim = tlm.goe_ratio_null(sizes, 400, 300, seed=3)
+    threshold = np.quantile(sim["null"], 0.95)
+    rng = np.random.default_rng(4)
+    fresh = [max(abs(np.mean([tlm.min_ratios(np.linalg.eigvalsh(goe(n, rng))).mean() for _ in range(m)])
+                     - GOE_MEAN_MIN_RATIO) for n, m in sizes) for _ in range(300)]
+    assert abs(np.mean(np.array(fresh) > threshold) - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 300) + 0.02
+    assert np.mean(sim["poisson"] > threshold) > 0.99
+
+
+def test_outlier_ratio_split_on_a_known_spectrum() -> None:
+    # a bulk of equally spaced levels (every r~ = 1) topped by 2 outliers at gaps 10 and 40: the last two ratios
+    # involve them: (1, 10) -> 0.1 and (10, 40) -> 0.25
+    levels = np.concatenate([np.arange(8.0), [17.0, 57.0]])
+    split = tlm.outlier_ratio_split(levels[None], 2)
+    assert split["<r~> of bulk-only ratios"] == 1.0 and split["share involving an outlier"] == 2 / 8
+    assert split["<r~> of ratios involving an outlier"] == pytest.approx(0.175)
+    assert split["mixture: GOE bulk + outlier ratios"] == pytest.approx(0.75 * GOE_MEAN_MIN_RATIO + 0.25 * 0.175)
 
 
 def test_network_spectra_smoke(tmp_path, monkeypatch) -> None:
@@ -174,6 +215,8 @@ def test_network_spectra_smoke(tmp_path, monkeypatch) -> None:
     assert out["spectra"].ndim == 2 and out["spectra"].shape[0] == 1
     assert np.all(np.diff(out["spectra"][0]) >= 0) and np.all(np.isfinite(out["spectra"]))
     assert out["grad_sq"].shape == (1,) and out["grad_sq"][0] > 0
+    assert out["spectra_init"].shape == out["spectra"].shape and out["loss_init"].shape == (1,)
+    assert out["loss_init"][0] == pytest.approx(math.log(10), rel=0.2)  # a random point: near-uniform predictions
     again = tln.network_spectra("digits", "mlp", 0.2, 1, 0.05, [1])  # read back from the cache
     np.testing.assert_array_equal(again["spectra"], out["spectra"])
 
@@ -194,7 +237,8 @@ def test_decay_summary_recovers_a_known_length_scale() -> None:
 def test_measure_decorrelation_smoke(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("RMT_CACHE", str(tmp_path))
     data = gc.measure_decorrelation("digits", "mlp", 0.2, 2, 0.05, [1, 2], [1], [0.0, 1.0], 2, 0)
-    assert data["pert_init"].shape == data["pert_trained"].shape == (2 * 2, 2)
+    assert data["pert_init"].shape == data["pert_trained"].shape == data["quad_trained"].shape == (2 * 2, 2)
+    np.testing.assert_allclose(data["quad_init"][:, 0], 1.0, atol=1e-12)
     # at distance 0 the gradient is compared with itself
     np.testing.assert_allclose(data["pert_trained"][:, 0], 1.0, atol=1e-12)
     assert np.all(np.abs(data["pert_init"]) <= 1 + 1e-12)
@@ -226,3 +270,15 @@ def test_budget_runs_smoke(tmp_path, monkeypatch) -> None:
     assert np.all((runs["t_loss"] >= 1) & (runs["t_loss"] <= runs["T"]))
     assert np.all((runs["t_error"] >= 1) & (runs["t_error"] <= runs["T"]))
     assert np.all((runs["best_error"] >= 0) & (runs["best_error"] <= 1)) and np.all(runs["best_loss"] > 0)
+    assert np.all((runs["t_train"] >= 1) & (runs["t_train"] <= runs["T"])) and np.all(runs["best_train_loss"] > 0)
+
+
+def test_aicc_null_is_cached_by_its_inputs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RMT_CACHE", str(tmp_path))
+    t = np.arange(1.0, 13.0)
+    y = exponential_saturation(t, 1.0, 0.5, -0.3) + 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    fits = fit_exponential(t, y), fit_power_law(t, y)
+    first = training_budget.aicc_null(t, *fits, 8, seed=0)
+    again = training_budget.aicc_null(t, *fits, 8, seed=0)
+    np.testing.assert_array_equal(first["null"], again["null"])
+    assert first["null"].size + first["failed"][0] == 8 and len(list(tmp_path.rglob("*.npz"))) == 1

@@ -12,8 +12,13 @@ function): at w and w + d u for random unit directions u, and between all pairs 
 checkpoints of one trajectory, or independently trained solutions). The normalised correlation is the cosine,
 not a centred (Pearson) correlation, because the model's gradients have mean zero.
 
-``measure_decorrelation`` runs the experiment on independently trained networks (cached) and ``decay_summary``
-fits the length-scale l to the mean cosine and measures how well the squared-exponential shape fits.
+Any smooth non-quadratic loss shows such a decay under random displacements, and so does a quadratic one: for
+L_q(w + x) = L(w) + g . x + x^T H x / 2 the gradient at w + d u is g + d H u, whose cosine with g falls from 1 to
+about cos(g, H u), which averages 0 over random u. ``quadratic_control_correlations`` measures that control with the
+network's own Hessian at the point, so the chapter can show whether the decay tells the model apart from a convex
+quadratic bowl. ``measure_decorrelation`` runs the experiment on independently trained networks (cached),
+``decay_summary`` fits the length-scale l to the mean cosine and measures how well the squared-exponential shape
+fits, and ``zero_mean_null`` calibrates the test that the cosine at the largest distance is consistent with 0.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from lib.nets.cache import load_or_compute
 from lib.nets.data import load
 from lib.nets.train import TrainConfig, loss_function, train
 from lib.rmt import correlation_fits as cf
-from lib.rmt.true_loss import se_gradient_correlation
 
 __all__ = [
     "GradientFn",
@@ -42,7 +46,9 @@ __all__ = [
     "network_gradient",
     "pairwise_correlations",
     "perturbation_correlations",
+    "quadratic_control_correlations",
     "trajectory_configs",
+    "zero_mean_null",
 ]
 
 GradientFn = Callable[[Tensor], Tensor]
@@ -92,6 +98,21 @@ def cosine(a: Tensor, b: Tensor) -> float:
     return float(torch.dot(a.flatten(), b.flatten()) / (na * nb))
 
 
+def _check_rays(distances: ArrayLike, n_directions: int) -> np.ndarray:
+    d = np.asarray(distances, dtype=float)
+    if d.ndim != 1 or d.size == 0 or np.any(d < 0) or not np.all(np.isfinite(d)):
+        raise ValueError("distances must be a non-empty 1-D array of finite values >= 0")
+    if isinstance(n_directions, bool) or int(n_directions) != n_directions or n_directions < 1:
+        raise ValueError(f"n_directions must be a positive integer, got {n_directions!r}")
+    return d
+
+
+def _unit_direction(w: Tensor, generator: torch.Generator) -> Tensor:
+    """A direction uniform on the unit sphere of w's space (a normalised float64 Gaussian draw from ``generator``)."""
+    u = torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
+    return u / torch.linalg.vector_norm(u)
+
+
 def perturbation_correlations(
     gradient: GradientFn, w: Tensor, distances: ArrayLike, n_directions: int, generator: torch.Generator
 ) -> np.ndarray:
@@ -100,18 +121,35 @@ def perturbation_correlations(
     Returns an array of shape (n_directions, len(distances)); the same directions serve every distance, so
     each row is one ray out of w.
     """
-    d = np.asarray(distances, dtype=float)
-    if d.ndim != 1 or d.size == 0 or np.any(d < 0) or not np.all(np.isfinite(d)):
-        raise ValueError("distances must be a non-empty 1-D array of finite values >= 0")
-    if isinstance(n_directions, bool) or int(n_directions) != n_directions or n_directions < 1:
-        raise ValueError(f"n_directions must be a positive integer, got {n_directions!r}")
+    d = _check_rays(distances, n_directions)
     g0 = gradient(w)
     out = np.empty((int(n_directions), d.size))
     for i in range(int(n_directions)):
-        u = torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
-        u /= torch.linalg.vector_norm(u)
+        u = _unit_direction(w, generator)
         for j, dist in enumerate(d):
             out[i, j] = cosine(g0, gradient(w + dist * u))
+    return out
+
+
+def quadratic_control_correlations(
+    gradient: GradientFn, w: Tensor, distances: ArrayLike, n_directions: int, generator: torch.Generator,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """The same rays for the quadratic control: cos(g, g + d H u) with g = g(w) and H the Hessian at w.
+
+    L_q(w + x) = L(w) + g . x + x^T H x / 2 is the loss's second-order Taylor model at w (convex where H is
+    positive semi-definite), whose gradient at w + d u is g + d H u. H u is the central difference
+    (g(w + eps u) - g(w - eps u)) / (2 eps) (error O(eps^2) in float64). Directions are drawn from ``generator``
+    exactly as :func:`perturbation_correlations` draws them, so a generator in the same state gives the same rays.
+    """
+    d = _check_rays(distances, n_directions)
+    g0 = gradient(w)
+    out = np.empty((int(n_directions), d.size))
+    for i in range(int(n_directions)):
+        u = _unit_direction(w, generator)
+        hu = (gradient(w + eps * u) - gradient(w - eps * u)) / (2 * eps)
+        for j, dist in enumerate(d):
+            out[i, j] = cosine(g0, g0 + dist * hu)
     return out
 
 
@@ -153,7 +191,8 @@ def measure_decorrelation(
     For each network, with g the full-data gradient of the mean cross-entropy over the training split
     (:func:`network_gradient`): ``pert_init`` / ``pert_trained`` hold cos(g(w), g(w + d u)) at the initial and
     the trained point w for ``n_directions`` random unit directions u (a ``torch.Generator`` seeded with ``seed``,
-    shared by all networks in turn) and every d of ``distances`` (rows: networks x directions); ``traj_d`` /
+    shared by all networks in turn) and every d of ``distances`` (rows: networks x directions); ``quad_init`` /
+    ``quad_trained`` the quadratic control on the same rays (:func:`quadratic_control_correlations`); ``traj_d`` /
     ``traj_c`` the distances and cosines of all pairs of checkpoints of one trajectory; ``sol_d`` / ``sol_c`` and
     ``ini_d`` / ``ini_c`` those of all pairs of trained solutions and of initial points; ``norm_w`` the mean norm
     of the trained weights. Cached under the namespace "gradient_decorrelation"; ``n_parameters`` (P) is added.
@@ -164,14 +203,18 @@ def measure_decorrelation(
         x_train, y_train = load(dataset, "train")
         ce = loss_function("cross_entropy")
         gen = torch.Generator().manual_seed(seed)
-        out: dict[str, list] = {"pert_init": [], "pert_trained": [], "traj_d": [], "traj_c": [], "w_trained": [],
-                                "g_trained": [], "w_init": [], "g_init": []}
+        out: dict[str, list] = {"pert_init": [], "pert_trained": [], "quad_init": [], "quad_trained": [],
+                                "traj_d": [], "traj_c": [], "w_trained": [], "g_trained": [], "w_init": [],
+                                "g_init": []}
         for config in configs:
             result = train(config, progress=False)
             gradient = network_gradient(result.model, ce, x_train, y_train)
             for tag, epoch in (("init", 0), ("trained", config.epochs)):
                 w = flat_parameters(result.checkpoint(epoch))
+                state = gen.get_state()  # the control walks the same rays
                 out[f"pert_{tag}"].append(perturbation_correlations(gradient, w, distances, n_directions, gen))
+                gen.set_state(state)
+                out[f"quad_{tag}"].append(quadratic_control_correlations(gradient, w, distances, n_directions, gen))
                 out[f"w_{tag}"].append(w.cpu())
                 out[f"g_{tag}"].append(gradient(w).cpu())
             points = torch.stack([flat_parameters(result.checkpoint(e)) for e in config.checkpoint_epochs])
@@ -181,6 +224,7 @@ def measure_decorrelation(
         sol_d, sol_c = pairwise_correlations(torch.stack(out.pop("w_trained")), torch.stack(out.pop("g_trained")))
         ini_d, ini_c = pairwise_correlations(torch.stack(out.pop("w_init")), torch.stack(out.pop("g_init")))
         return {"pert_init": np.concatenate(out["pert_init"]), "pert_trained": np.concatenate(out["pert_trained"]),
+                "quad_init": np.concatenate(out["quad_init"]), "quad_trained": np.concatenate(out["quad_trained"]),
                 "traj_d": np.concatenate(out["traj_d"]), "traj_c": np.concatenate(out["traj_c"]),
                 "sol_d": sol_d, "sol_c": sol_c, "ini_d": ini_d, "ini_c": ini_c,
                 "norm_w": float(np.mean([torch.linalg.vector_norm(flat_parameters(train(c, progress=False).model)
@@ -195,10 +239,30 @@ def measure_decorrelation(
 def decay_summary(distances: ArrayLike, correlations: ArrayLike, dim: int) -> dict[str, Any]:
     """Mean and standard error over rows of cos(g(w), g(w + d u)) (rows x distances), the fitted squared-exponential
     length-scale (``lib.rmt.correlation_fits.fit_lengthscale``, weighted by the standard errors) and the reduced
-    chi^2 = sum((mean - rho(d; l, P)) / sem)^2 / (n_d - 1) of that fit, rho from
-    ``lib.rmt.true_loss.se_gradient_correlation``: keys ``mean``, ``sem``, ``fit``, ``chi2/dof``."""
+    chi^2 = sum((mean - rho(d; l, P)) / sem)^2 / (n_d - 1) of that fit (``correlation_fits.shape_chi2``); and
+    |t| = |mean| / sem at the largest distance: keys ``mean``, ``sem``, ``fit``, ``chi2/dof``, ``|t| far``."""
     d, rows = np.asarray(distances, dtype=float), np.asarray(correlations, dtype=float)
     mean, sem = rows.mean(axis=0), rows.std(axis=0, ddof=1) / np.sqrt(rows.shape[0])
     fit = cf.fit_lengthscale(d, mean, sem, dim=dim)
-    chi2 = float(np.sum(((mean - se_gradient_correlation(d, fit.lengthscale, dim)) / sem) ** 2) / (d.size - 1))
-    return {"mean": mean, "sem": sem, "fit": fit, "chi2/dof": chi2}
+    chi2 = cf.shape_chi2(d, mean, sem, dim)
+    return {"mean": mean, "sem": sem, "fit": fit, "chi2/dof": chi2, "|t| far": float(abs(mean[-1]) / sem[-1])}
+
+
+def zero_mean_null(values: ArrayLike, replicas: int, alternative_mean: float, seed: int) -> dict[str, np.ndarray]:
+    """Simulated |t| = |mean| / sem of samples like ``values`` (the cosines of the rays at one distance) whose true
+    mean is 0 (null) or ``alternative_mean`` (alternative).
+
+    Each replica resamples, with replacement, as many values as given from the centred values (values - their
+    mean), so the spread and shape are the measured ones, and divides the |mean| of the resample by the measured
+    sem (as the measured |t| is), which keeps |t| finite for the few values of a small run; the alternative adds
+    ``alternative_mean``. Returns ``null`` and ``alternative`` (``replicas`` values each).
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size < 3 or not np.all(np.isfinite(v)):
+        raise ValueError(f"need at least 3 finite values, got {v.size}")
+    sem = v.std(ddof=1) / np.sqrt(v.size)
+    if not sem > 0:
+        raise ValueError("the values have no spread: |t| is undefined")
+    draws = np.random.default_rng(seed).choice(v - v.mean(), size=(int(replicas), v.size))
+    means = draws.mean(axis=1)
+    return {"null": np.abs(means) / sem, "alternative": np.abs(means + alternative_mean) / sem}

@@ -10,6 +10,11 @@ optionally padded with a zero block (degeneracy) and with a few large diagonal e
 builds the published grid of cases (``published_cases``), samples each with the notebook's shift variance
 v = k'(0)^2 and the derived one v = k''(0) (``sample_cases``, ``shift_variance_table``), and summarises the local
 statistics of every sample set by the mean of r~ = min(r, 1/r) (``ratio_row``, ``model_ratio_table``).
+
+That local statistics is GOE by construction: G is a GOE matrix and the shift is a multiple of the identity, which
+moves every level by the same amount and leaves every spacing unchanged, so the check is one of the sampler and of the
+finite-size behaviour of <r~>. ``goe_ratio_null`` simulates that behaviour (GOE spectra of the same sizes) to
+calibrate the check, and ``outlier_ratio_split`` shows where the outlier case's lower <r~> comes from.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from lib.nets.cache import load_or_compute
 from lib.rmt import true_loss as tl
+from lib.rmt.ensembles import beta_hermite, poisson_levels
+from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.measures import ks_to_cdf
 from lib.rmt.spacings import mean_min_ratio_ci, min_ratio_cdf, min_ratios
 
-__all__ = ["model_ratio_table", "published_cases", "ratio_row", "sample_cases", "shift_variance_table"]
+__all__ = ["goe_ratio_null", "model_ratio_table", "outlier_ratio_split", "published_cases", "ratio_row", "sample_cases",
+           "shift_variance_table"]
 
 Case = dict[str, Any]
 Samples = dict[tuple[str, str], np.ndarray]
@@ -40,13 +49,15 @@ def ratio_row(
     r~_i = min(s_{i+1}/s_i, s_i/s_{i+1}) within each spectrum (``lib.rmt.spacings.min_ratios``), the interval from
     ``mean_min_ratio_ci`` (``n_boot`` replicates, ``seed``), the KS distance to the GOE law of r~ (Atas et al.
     2013, ``min_ratio_cdf`` with beta = 1). With ``zero_tol``, the zero block |lambda| <= zero_tol max|lambda| of
-    each spectrum is removed first (its exactly degenerate levels have no ratios).
+    each spectrum is removed first (its exactly degenerate levels have no ratios). ``spectra`` and ``levels`` (the
+    mean number of levels per spectrum after that) give the size a null model must have.
     """
     spectra = [e[np.abs(e) > zero_tol * np.abs(e).max()] for e in eigs] if zero_tol else list(eigs)
     r = np.concatenate([min_ratios(e) for e in spectra])
     mean, lo, hi = mean_min_ratio_ci(r, n_boot, seed, kind="ratios")
     return {"case": name, "<r~>": mean, "95% low": lo, "95% high": hi, "KS to GOE": ks_to_cdf(np.sort(r),
-            lambda x: min_ratio_cdf(x, 1)), "ratios": r.size}
+            lambda x: min_ratio_cdf(x, 1)), "ratios": r.size, "spectra": len(spectra),
+            "levels": int(round(np.mean([len(e) for e in spectra])))}
 
 
 def published_cases(
@@ -143,3 +154,51 @@ def model_ratio_table(
     rows.append(ratio_row("outliers (notebook), outliers removed", samples["outliers", "notebook"][:, :-n_outliers],
                           n_boot, seed))
     return pd.DataFrame(rows).set_index("case")
+
+
+def goe_ratio_null(
+    sizes: Sequence[tuple[int, int]], replicas: int, bank: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Simulated values of max_i |<r~>_i - 0.5307| over sample sets of the given sizes, under GOE and under Poisson.
+
+    ``sizes`` lists (levels per spectrum, spectra) of each sample set. For each distinct number of levels n, ``bank``
+    GOE spectra (``lib.rmt.ensembles.beta_hermite`` with beta = 1, which has the GOE's eigenvalue law) and ``bank``
+    Poisson spectra (``poisson_levels``) give per-spectrum means of r~; a replica draws, for every set, its number of
+    spectra from the bank with replacement (the pooled <r~> of spectra of equal size is the mean of their
+    per-spectrum means) and records the largest distance of a set's <r~> from the asymptotic GOE value
+    0.5307 (Atas et al. 2013). So the null carries the finite-N bias of <r~> and the spread of m spectra, as the
+    measured sample sets do. Returns ``null`` and ``poisson`` (``replicas`` values each); cached under
+    "true_loss_ratio_null".
+    """
+
+    def compute() -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        levels = sorted({int(n) for n, _ in sizes})
+        banks = {kind: {n: np.array([min_ratios(draw(n, rng)).mean() for _ in range(bank)]) for n in levels}
+                 for kind, draw in (("null", lambda n, g: beta_hermite(n, 1.0, g)), ("poisson", poisson_levels))}
+        out = {}
+        for kind, per_n in banks.items():
+            out[kind] = np.array([max(abs(rng.choice(per_n[int(n)], int(m)).mean() - GOE_MEAN_MIN_RATIO)
+                                      for n, m in sizes) for _ in range(replicas)])
+        return out
+
+    return load_or_compute("true_loss_ratio_null", dict(sizes=[[int(n), int(m)] for n, m in sizes],
+                                                        replicas=replicas, bank=bank, seed=seed), compute)
+
+
+def outlier_ratio_split(eigs: ArrayLike, n_outliers: int) -> pd.Series:
+    """Where the outlier case's <r~> comes from: the r~ of each spectrum (rows, ascending, its ``n_outliers``
+    outliers on top) split into those of three bulk levels and those that involve an outlier.
+
+    Returns both means, the share of the ratios that involve an outlier, the pooled <r~>, and the mixture
+    (1 - share) x 0.5307 + share x (outlier-ratio mean): the <r~> expected if the bulk were exactly GOE and the
+    outliers only diluted it.
+    """
+    rr = np.array([min_ratios(e) for e in np.asarray(eigs)])
+    k = int(n_outliers)
+    bulk, touched = rr[:, :-k], rr[:, -k:]  # ratio i uses levels i, i+1, i+2: the last k touch the outliers
+    share = touched.size / rr.size
+    return pd.Series({"<r~> of all ratios": rr.mean(), "<r~> of bulk-only ratios": bulk.mean(),
+                      "<r~> of ratios involving an outlier": touched.mean(), "share involving an outlier": share,
+                      "mixture: GOE bulk + outlier ratios": (1 - share) * GOE_MEAN_MIN_RATIO + share * touched.mean(),
+                      "ratios": rr.size})

@@ -85,3 +85,24 @@ def fit_lengthscale(
     (ell,), cov = optimize.curve_fit(model, d, c, p0=(start,), sigma=sigma, absolute_sigma=sem is not None)
     rss = float(np.sum((c - model(d, ell)) ** 2))
     return LengthscaleFit(abs(float(ell)), float(np.sqrt(cov[0, 0])), rss, int(d.size))
+
+
+def shape_chi2(distances: ArrayLike, mean: ArrayLike, sem: ArrayLike, dim: int | None = None) -> float:
+    """Reduced chi^2 of the squared-exponential shape: the length-scale fitted by :func:`fit_lengthscale` (weighted
+    by ``sem``), then sum((mean - rho(d; l, P)) / sem)^2 / (n_d - 1)."""
+    d, m, s = (np.asarray(a, dtype=float) for a in (distances, mean, sem))
+    fit = fit_lengthscale(d, m, s, dim=dim)
+    return float(np.sum(((m - se_gradient_correlation(d, fit.lengthscale, dim)) / s) ** 2) / (d.size - 1))
+
+
+def shape_chi2_null(
+    distances: ArrayLike, sem: ArrayLike, lengthscale: float, dim: int | None, replicas: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Simulated :func:`shape_chi2` for mean cosines with independent Gaussian errors of the measured ``sem``
+    about the squared-exponential shape of ``lengthscale`` (null) and about an exponential decay exp(-d / l) of
+    the same l (alternative: a heavier tail than the Gaussian). Returns ``null`` and ``alternative``."""
+    d, s = np.asarray(distances, dtype=float), np.asarray(sem, dtype=float)
+    rng = np.random.default_rng(seed)
+    shapes = {"null": se_gradient_correlation(d, lengthscale, dim), "alternative": np.exp(-d / lengthscale)}
+    return {kind: np.array([shape_chi2(d, curve + s * rng.standard_normal(d.size), s, dim) for _ in range(replicas)])
+            for kind, curve in shapes.items()}
