@@ -18,13 +18,14 @@ import time
 import bench_exact
 import bench_hvp
 import bench_slq
+import slq_memory_plan
 from _common import LoadMonitor, save, table, use_threads
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="fewer images and steps (CPU default)")
     parser.add_argument("--tag", default=None, help="results file name (default: the device type)")
-    parser.add_argument("--only", nargs="*", default=["exact", "hvp", "slq"])
+    parser.add_argument("--only", nargs="*", default=["exact", "hvp", "slq", "plan"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds of every timing (default 5)")
     args = parser.parse_args()
@@ -62,4 +63,6 @@ if __name__ == "__main__":
         print(f"SLQ: P = {result['P']}, N = {result['N']}, {result['steps']} steps x {result['probes']} probes")
         print(table(result["rows"], ["method", "seconds", "speedup_vs_fastest_peer", "w1_mean", "w1_se", "error"]))
         save("slq", result, args.tag)
+    if "plan" in args.only:
+        save("slq_memory_plan", slq_memory_plan.main(), args.tag)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The memory plan of SLQ at paper 2's scale: VGG-16 on all 50,000 CIFAR-10 images, 100 Lanczos steps x 3 and x 10
 probes, on one 80 GB GPU (``lib.curvature.lanczos.slq_plan``), and the accuracy cost of each storage choice.
 
-    python benchmarks/slq_memory_plan.py            # prints the plans and the accuracy table, saves the results
+    python benchmarks/slq_memory_plan.py --tag cpu-2core   # prints the plans and the accuracy table, saves them
+    python benchmarks/run_all.py --only plan                # the same, as part of the benchmark run
 
 The operator's memory is predicted, not guessed: P and the forward activations per image come from the model built
 on PyTorch's meta device (no memory), and the memory one Hessian-vector product takes per image and per vector is
@@ -133,4 +134,8 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    save("slq_memory_plan", main(), "slq-memory-plan")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tag", default=None, help="results file name (default: the device type)")
+    print("saved", save("slq_memory_plan", main(), parser.parse_args().tag))

@@ -51,3 +51,24 @@ def test_load_results_and_tables(tmp_path: Path):
 
 def test_the_committed_results_are_found():
     assert br.RESULTS_DIR.is_dir() and br.load_results(), "benchmarks/results/ should hold the committed results"
+
+
+def test_spreads_busy_runs_and_the_memory_plan_are_shown():
+    spread = {"median": 1.0, "q1": 0.9, "q3": 1.2, "min": 0.8, "max": 1.5, "n": 5}
+    result = {
+        "machine": {},
+        "hvp_over_gradient": {
+            "P": 10, "N": 5, "load": {"other_cores_mean": 1.3, "other_cores_max": 2.0, "busy": True},
+            "rows": [{"method": "ours", "hvp_over_gradient": 1.1, "hvp_over_gradient_spread": spread}]},
+        "slq_memory_plan": {"P": 15_245_130, "gpu_bytes": 80e9,
+                            "measured_at_quarter_width": {"over_forward_activations": 4.3},
+                            "plans": {"3": {"num_probes": 3, "num_steps": 100, "probes_per_chunk": 3,
+                                            "basis_dtype": "float64", "basis_on_host": False,
+                                            "device_bytes": 42 * 2**30, "host_bytes": 0}},
+                            "storage_accuracy": [{"storage": "float32 basis", "seconds": 1.0, "w1_to_exact": 0.02}]},
+    }
+    (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
+    assert "BUSY: other processes used 1.30 cores" in title
+    assert hvp.loc["ours", "hvp_over_gradient_spread"] == "0.9-1.2 (n = 5)"
+    assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GiB"] == 42
+    assert accuracy.loc["float32 basis", "w1_to_exact"] == 0.02
