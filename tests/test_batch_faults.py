@@ -120,8 +120,9 @@ def test_sigterm_leaves_a_summary(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    # the runner's last word (the kernel it stopped may log its own complaints before it)
-    assert err.rstrip().splitlines()[-1].startswith("interrupted after 1 of 2 run(s); they are recorded in")
+    # the runner's last word (the kernel it stopped logs its own complaints before or, on a busy machine, after it)
+    runner = [line for line in err.rstrip().splitlines() if not line.startswith("[IPKernelApp]")]
+    assert runner[-1].startswith("interrupted after 1 of 2 run(s); they are recorded in")
     summary = json.loads((out / "summary.json").read_text())
     assert [(r["chapter"], r["status"]) for r in summary] == [("good", "ok")]
     assert not (out / "chapters" / "slow.ipynb").exists()
