@@ -169,12 +169,17 @@ def check_table(checks: Sequence[LawCheck]) -> pd.DataFrame:
     return pd.DataFrame([c.row() for c in checks]).set_index("ensemble")
 
 
+def _range(values: Sequence[float], fmt: str) -> str:
+    """``"lo-hi"`` of the values, or the single value when they are all equal (as formatted)."""
+    lo, hi = f"{min(values):{fmt}}", f"{max(values):{fmt}}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
 def checks_rule(checks: Sequence[LawCheck]) -> str:
     """One sentence for a verdict's rule summarising the calibrated checks it rests on."""
     cal = [c.calibration for c in checks]
     return (f"KS(sample, law) <= the 95% point of the KS distance between two independent samples of the same "
-            f"ensemble at the same size ({min(c.replicas for c in cal)}-{max(c.replicas for c in cal)} simulated "
-            f"pairs each; thresholds {min(c.threshold for c in cal):.4f}-{max(c.threshold for c in cal):.4f}); "
-            f"false rejection {min(c.false_rejection for c in cal):.0%}-{max(c.false_rejection for c in cal):.0%} "
-            f"on fresh null pairs, power {min(c.power for c in cal):.0%}-{max(c.power for c in cal):.0%} against "
-            "the wrong laws of the table")
+            f"ensemble at the same size ({_range([c.replicas for c in cal], 'd')} simulated pairs each; thresholds "
+            f"{_range([c.threshold for c in cal], '.4f')}); false rejection "
+            f"{_range([c.false_rejection for c in cal], '.0%')} on fresh null pairs, power "
+            f"{_range([c.power for c in cal], '.0%')} against the wrong laws of the table")
