@@ -5,8 +5,9 @@ chapter 9 (trained networks' spectra against the laws).
 Each ``*_verdicts`` function takes the results a chapter computed and returns its
 :class:`lib.book.verdicts.Verdict` list; the statuses come from :mod:`lib.book.verdict_rules` with the thresholds
 written out here as constants, and the evidence sentences quote the same numbers. The helpers
-:func:`ks_row`, :func:`threshold_deviation` and :func:`layered_by_index` make the comparison tables the
-chapters print and the verdicts read.
+:func:`moment_row`, :func:`beyond_semicircle_laws` (the ensembles behind the calibrated KS checks of
+:mod:`lib.book.law_checks`), :func:`threshold_deviation`, :func:`layered_by_index` and
+:func:`normalisation_directions` make the comparison tables the chapters print and the verdicts read.
 """
 
 from __future__ import annotations
