@@ -89,3 +89,21 @@ def test_moment_matched_classical_laws():
     assert lc.moment_matched_classical(sym)[0] == "moment-matched semicircle (mean 0.00, sd 1)"
     check = lc.check_law(sym, pairs=40, rng=3)
     assert check.law == "semicircle" and check.wrong_law.startswith("moment-matched semicircle")
+
+
+def test_a_lattice_statistic_gets_a_threshold_the_null_attains():
+    from lib.book.verdict_rules import calibrate
+
+    rng = np.random.default_rng(0)
+    frr_higher, frr_linear = [], []
+    for _ in range(200):
+        null = rng.binomial(8, 0.5, 60) / 8  # a statistic on the lattice k / 8, like a two-sample KS distance
+        kw = {"statistic": "s", "null": "n", "alternative": "a"}
+        higher = calibrate(null, np.array([1.0]), method="higher", **kw)
+        assert higher.threshold in set(null[:30])
+        frr_higher.append(higher.false_rejection)
+        frr_linear.append(calibrate(null, np.array([1.0]), **kw).false_rejection)
+    # never more false rejections than the interpolated threshold, and the level is kept:
+    # P(X >= 7) = 9 / 256 is the rate at the attained 95 % point 6/8 of Binomial(8, 1/2)
+    assert np.all(np.array(frr_higher) <= np.array(frr_linear))
+    assert np.mean(frr_higher) <= 0.05

@@ -86,7 +86,8 @@ def calibrated_ks_check(ensemble: str, sample: Callable[[np.random.Generator], n
     ``ks_to_wrong`` give a spectrum's KS distance to the law and to a wrong law. The measured spectrum is
     ``measured`` or a fresh draw. ``pairs`` independent pairs ``(a, b)`` give the null values
     :func:`two_sample_ks` ``(a, b)``; the ``a`` of the pairs not used to set the threshold (the second half) give the
-    alternative values ``ks_to_wrong(a)``; :func:`lib.book.verdict_rules.calibrate` sets the ``1 - level`` point.
+    alternative values ``ks_to_wrong(a)``; :func:`lib.book.verdict_rules.calibrate` sets the ``1 - level`` point
+    (``method="higher"``: the two-sample distance is a multiple of ``1 / size``, and the threshold is one it attains).
     """
     gen = np.random.default_rng(rng)
     eigs = sample(gen) if measured is None else np.asarray(measured, dtype=float).ravel()
@@ -99,7 +100,8 @@ def calibrated_ks_check(ensemble: str, sample: Callable[[np.random.Generator], n
     size = int(eigs.size)
     calibration = calibrate(np.array(null), np.array(alternative), statistic=f"KS(sample, {law})",
                             null=f"the KS distance between two independent samples of {ensemble} ({size:,} "
-                            "eigenvalues each)", alternative=f"{ensemble} tested against {wrong_law}", level=level)
+                            "eigenvalues each)", alternative=f"{ensemble} tested against {wrong_law}", level=level,
+                            method="higher")
     return LawCheck(ensemble, law, wrong_law, size, float(ks_to_law(eigs)), float(ks_to_wrong(eigs)), calibration)
 
 
@@ -132,7 +134,7 @@ def moment_matched_classical(spec: SampledLaw) -> tuple[str, Callable[[np.ndarra
         return (f"moment-matched MP (q = {q:.3g}, sigma^2 = {s2:.3g})",
                 lambda e: ms.ks_to_cdf(e, lambda x: laws.marchenko_pastur_cdf(x, q, sigma)))
     sd = float(np.sqrt(m["m2"] - m["mean"] ** 2))
-    return (f"moment-matched semicircle (mean {m['mean'] + 0.0:.2f}, sd {sd:.3g})",
+    return (f"moment-matched semicircle (mean {round(m['mean'], 2) + 0.0:.2f}, sd {sd:.3g})",
             lambda e: ms.ks_to_cdf(e, lambda x: laws.semicircle_cdf(x, sd, m["mean"])))
 
 
