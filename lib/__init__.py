@@ -28,9 +28,10 @@ never pulls in torch.
     ``mode_connectivity`` · ``deep_features`` (a data set that needs training, registered with ``lib.nets.data``).
 ``lib.book``
     ``fingerprint`` what a chapter depends on · ``profiles`` · ``batch`` the papermill runner (``python -m
-    lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules and
-    ``foundation_claims``, ``paper1_claims``, ``paper2_claims`` the verdicts of each chapter · ``published`` the
-    papers' reference numbers · ``benchmark_results`` the recorded benchmarks · ``plotting`` the figure style.
+    lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules ·
+    ``law_checks`` calibrated KS checks of sampled spectra against a law · ``foundation_claims``,
+    ``paper1_claims``, ``paper2_claims`` the verdicts of each chapter · ``published`` the papers' reference numbers ·
+    ``benchmark_results`` the recorded benchmarks · ``plotting`` the figure style.
 
 A process started with ``RMT_LIB_ROOT=<checkout>`` (the batch runner's kernels are) may import only
 ``<checkout>/lib``: importing this package from anywhere else raises :class:`ImportError`, so a chapter never runs

@@ -11,6 +11,8 @@ import pytest
 
 from lib.book import foundation_claims as fc
 from lib.book.benchmark_results import MissingBenchmarkError, load_results
+from lib.book.law_checks import LawCheck
+from lib.book.verdict_rules import Calibration
 
 # --- chapter 1 ----------------------------------------------------------------------------------------------------
 
@@ -46,9 +48,18 @@ def _baseline_tables(**change) -> dict:
     return tables
 
 
+def _check(name: str, ks: float = 0.01, threshold: float = 0.02) -> LawCheck:
+    return LawCheck(name, "law", "wrong law", 100, ks, 0.5, Calibration("KS", threshold, "null", "alt", 0.05, 1.0,
+                                                                         100, 0.05))
+
+
 def _baseline(**change) -> list:
     tables = _baseline_tables(**change)
-    return fc.rmt_baseline_verdicts(**tables, n_levels=N_LEVELS, poly_degrees=change.get("degrees", [3, 9]),
+    ks = change.get("ks", {})
+    semicircle = [_check(g, ks.get(g, 0.01)) for g in GAUSS]
+    mp = [_check(f"q = {q}", ks.get(q, 0.01)) for q in (0.5, 2.0)]
+    return fc.rmt_baseline_verdicts(**tables, semicircle_checks=semicircle, mp_checks=mp, n_levels=N_LEVELS,
+                                    poly_degrees=change.get("degrees", [3, 9]),
                                     spline_knots=[10, 30], L_max=L_MAX, n_dense=200, n_dense_samples=10, n_spectra=150,
                                     wishart_n=400, n_wishart_samples=4)
 
@@ -60,17 +71,18 @@ def test_rmt_baselines_all_hold():
     assert "5.0 se from the surmise" in verdicts[4].evidence
     assert "polynomial, degree 3: 0.900" in verdicts[7].evidence and "exact-staircase 0.500" in verdicts[7].evidence
     assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
+    assert all(v.rule and v.rule != "not recorded" for v in verdicts)
+    assert "half an eigenvalue of the pooled sample (3.1e-04" in verdicts[1].rule
+    assert verdicts[0].evidence.startswith("KS 0.0100, 0.0100, 0.0100; calibrated thresholds 0.0200")
     assert verdicts[0].scale == (f"dense GOE/GUE N = 200 (GSE 2N), 10 matrices per ensemble; tridiagonal "
                                  f"N = {N_LEVELS:,} levels, 150 spectra per ensemble; Wishart N = 400, 4 per ratio")
 
 
 @pytest.mark.parametrize(("cells", "index", "expected"), [
-    ({("semicircle_table", "GUE", "KS distance to semicircle"): 0.02}, 0, "contradicted"),  # not below: strict <
-    # np.allclose(measured, atom, atol=1e-12) with NumPy's default rtol = 1e-5: tolerance 1e-12 + 1e-5 atom
-    ({("mp_table", 0.5, "fraction of zero eigenvalues"): 2e-12}, 1, "contradicted"),
-    ({("mp_table", 0.5, "fraction of zero eigenvalues"): 5e-13}, 1, "confirmed"),
-    ({("mp_table", 2.0, "fraction of zero eigenvalues"): 0.5 + 6e-6}, 1, "contradicted"),
-    ({("mp_table", 2.0, "fraction of zero eigenvalues"): 0.5 + 4e-6}, 1, "confirmed"),
+    # the atom is an exact count: within half an eigenvalue of the 4 x 400 pooled eigenvalues, 0.5 / 1600
+    ({("mp_table", 2.0, "fraction of zero eigenvalues"): 0.5 + 1 / 1600}, 1, "contradicted"),
+    ({("mp_table", 2.0, "fraction of zero eigenvalues"): 0.5 + 0.49 / 1600}, 1, "confirmed"),
+    ({("mp_table", 0.5, "fraction of zero eigenvalues"): 0.51 / 1600}, 1, "contradicted"),
     ({("spacing_table", "GOE", "chi2/bin, surmise"): 2.0}, 2, "qualified"),  # exactly 2x the exact law's
     ({("ratio_table", f"GSE (tridiagonal, n={N_LEVELS})", "(measured - published) / se"): -3.0}, 3, "contradicted"),
     ({("ratio_table", f"GOE (tridiagonal, n={N_LEVELS})", "(measured - surmise) / se"): 3.0}, 4, "qualified"),
@@ -82,6 +94,17 @@ def test_rmt_baselines_all_hold():
 ])
 def test_rmt_baseline_thresholds(cells, index, expected):
     verdicts = _baseline(cells=cells)
+    assert verdicts[index].status == expected
+    assert all(v.status == "confirmed" for i, v in enumerate(verdicts) if i != index)
+
+
+@pytest.mark.parametrize(("ks", "index", "expected"), [
+    ({"GUE": 0.02}, 0, "confirmed"),  # at the calibrated threshold: accepted (<=)
+    ({"GUE": 0.0201}, 0, "contradicted"),
+    ({2.0: 0.03}, 1, "contradicted"),  # the non-zero part of a Wishart spectrum beyond its threshold
+])
+def test_calibrated_ks_checks_decide_the_laws(ks, index, expected):
+    verdicts = _baseline(ks=ks)
     assert verdicts[index].status == expected
     assert all(v.status == "confirmed" for i, v in enumerate(verdicts) if i != index)
 
@@ -150,6 +173,7 @@ def test_hessian_engine_verdicts_on_hand_made_results():
     assert verdicts[9].evidence.startswith("2.00x faster than fast peer; W1 1.00e-03")
     assert "(accurate peer; 5 probe seeds)" in verdicts[9].evidence
     assert all(not v.paper_scale for v in verdicts)
+    assert all(v.rule and v.rule != "not recorded" for v in verdicts)
     assert {v.scale for v in verdicts[:6]} == {
         "mlp P = 2,760 on 512 digits samples, 20 SGD epochs, batch Hessians of 64 samples; softmax regression P = 5, "
         "M = 1 batches of b = 16; paper 1: P = 7,850 (MNIST), b = 64"}

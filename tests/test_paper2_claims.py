@@ -8,55 +8,78 @@ import pandas as pd
 import pytest
 
 from lib.book import paper2_claims as pc
+from lib.book.law_checks import LawCheck
 from lib.book.published import DERIVED_PSPIN_ATOM_ZEROS_P3, DERIVED_PSPIN_THRESHOLDS
-from lib.book.verdict_rules import status_when
+from lib.book.verdict_rules import Calibration, status_when
 
 # --- chapter 3 ----------------------------------------------------------------------------------------------------
 
 
-def test_ks_row_on_exact_quantiles_with_an_atom():
-    # law: atom a at 0 plus (1 - a) Uniform(0, 1); sample: k = a n exact zeros and the m = n - k mid-quantiles
-    # (i - 1/2) / m of the continuous part. F_n(x_i) = a + i / n and F(x_i) = a + (i - 1/2) / n, so D = 1 / (2 n)
+def test_moment_row_on_a_hand_made_law_with_an_atom():
+    # law: atom a at 0 plus (1 - a) Uniform(0, 1); sample: k = a n exact zeros and the mid-quantiles of the rest
     n, k = 400, 100
     a = k / n
     eigs = np.concatenate([np.zeros(k), (np.arange(1, n - k + 1) - 0.5) / (n - k)])
-    row = pc.ks_row("uniform + atom", eigs, lambda x: np.full_like(x, 1 - a), (0.0, 1.0), atom=a)
-    assert row["atom (sampled)"] == pytest.approx(a)
-    assert row["atom (theory)"] == a
-    assert row["KS distance"] == pytest.approx(0.5 / n, rel=1e-6)
-    assert row["99% bound 1.63/sqrt(N)"] == pytest.approx(1.63 / 20)
-    # the wrong atom is seen: the ECDF jumps by 1/4 at 0, the law by 0
-    wrong = pc.ks_row("no atom", eigs, lambda x: np.ones_like(x), (0.0, 1.0))
-    assert wrong["KS distance"] >= a
+    row = pc.moment_row("uniform + atom", eigs, lambda x: np.where((x >= 0) & (x <= 1), 1 - a, 0.0), (0.0, 1.0), a)
+    assert row["atom (sampled)"] == pytest.approx(a) and row["atom (law)"] == a
+    assert row["continuous mass (law)"] == pytest.approx(1 - a, abs=1e-6)
+    assert row["continuous mass (sampled)"] == pytest.approx(1 - a)
+    assert row["mean (law)"] == pytest.approx((1 - a) / 2, abs=1e-6)
+    assert row["mean (sampled)"] == pytest.approx((1 - a) / 2)
+    assert row["m2 (law)"] == pytest.approx((1 - a) / 3, abs=1e-6)
+    assert row["m2 (sampled)"] == pytest.approx((1 - a) / 3, abs=1e-5)  # mid-quantile rule: 1/3 - 1/(12 m^2)
 
 
-def _fit_table(ks_over_bound: float, n: int = 400) -> pd.DataFrame:
-    bound = 1.63 / np.sqrt(n)
-    return pd.DataFrame([{"ensemble": "x", "atom (theory)": 0.0, "atom (sampled)": 0.0,
-                          "KS distance": ks_over_bound * bound, "99% bound 1.63/sqrt(N)": bound}])
+def _check(name: str, ks: float, ks_wrong: float = 1.0, threshold: float = 0.01) -> LawCheck:
+    calibration = Calibration("KS", threshold, "null", "alt", 0.05, 1.0, 100, 0.05)
+    return LawCheck(name, "law", "wrong", 400, ks, ks_wrong, calibration)
 
 
-def test_beyond_semicircle_verdicts_quote_the_tables():
-    table = _fit_table(0.5)
-    dense = [row for row in _fit_table(0.8).to_dict("records")] * 3 + _fit_table(9.0).to_dict("records")
-    atoms = pd.DataFrame({"sampled": [0.5, 0.25], "theory": [0.5, 0.25 + 2e-3]})
-    sparse = pd.DataFrame({"sampled": [0.3, 0.1], "Bauer-Golinelli": [0.31, 0.1]})
-    critical = pd.DataFrame({"eps_c formula": [0.1, 0.2], "eps_c from the left edge": [0.1, 0.2 * (1 + 1e-7)],
-                             "(1 - phi)^2 / 2": [5.0, 4.0]})
-    verdicts = pc.beyond_semicircle_verdicts(table, table, [], table.to_dict("records"), atoms, dense, sparse,
-                                             critical, slope=1.5, sparse_samples=2, sparse_n=300, n=1500,
-                                             sweep_n=400, population=3000)
-    assert [v.claim_id for v in verdicts] == ["P2.2", "P2.2b", "P2.2", "RMT", "RMT", "RMT"]
-    assert [v.status for v in verdicts] == list(pc.BEYOND_SEMICIRCLE_STATUS)
-    assert "3 sampled ensembles; largest KS distance = 0.50 x" in verdicts[0].evidence
-    assert "over 2 width ratios = 2.0e-03" in verdicts[1].evidence
-    assert "KS <= 0.80 x bound" in verdicts[2].evidence  # only the first three (dense) rows count
-    assert "2 x N = 300: 0.0100" in verdicts[3].evidence
-    assert "relative difference 1.0e-07; fitted exponent 1.500" in verdicts[4].evidence
+def _chapter3(checks=None, atoms_theory=0.25 + 2e-4, sparse_sampled=0.31, slope=1.5, eps_rel=1e-10,
+              pb=(5.0, 4.0)) -> list:
+    checks = checks if checks is not None else [_check("FC", 0.005), _check("chain", 0.009),
+                                                 _check("percolated p = 1", 0.008),
+                                                 _check("sparse c = 2", 0.008, ks_wrong=0.1)]
+    atoms = pd.DataFrame({"sampled": [0.5, 0.25], "theory": [0.5, atoms_theory]})
+    sparse = pd.DataFrame({"c": [1.0, 2.0], "sampled": [sparse_sampled, 0.1], "Bauer-Golinelli": [0.3, 0.1]})
+    critical = pd.DataFrame({"phi": [0.25, 0.5], "eps_c formula": [0.1, 0.2],
+                             "eps_c from the left edge": [0.1, 0.2 * (1 + eps_rel)], "(1 - phi)^2 / 2": list(pb)})
+    return pc.beyond_semicircle_verdicts(checks, atoms, sparse, critical, slope=slope, sparse_samples=2, sparse_n=300,
+                                         n=1500, check_n=400, pairs=50, sweep_n=400, population=3000)
+
+
+def test_beyond_semicircle_verdicts_quote_the_checks():
+    verdicts = _chapter3()
+    assert [v.claim_id for v in verdicts] == ["RMT", "P2.2b", "RMT", "RMT", "RMT", "RMT"]
+    assert [v.status for v in verdicts] == ["confirmed"] * 6
+    assert all(v.rule and v.rule != "not recorded" for v in verdicts)
+    assert "2 of 2 ensembles within the calibrated threshold" in verdicts[0].evidence
+    assert "over 2 width ratios = 2.0e-04 (half an eigenvalue: 1.3e-03)" in verdicts[1].evidence
+    assert "semicircle rejected for 1 of 1" in verdicts[2].evidence
+    assert "relative difference 1.0e-10; fitted exponent 1.500" in verdicts[4].evidence
     assert ">= 20 x eps_c" in verdicts[5].evidence  # min(5 / 0.1, 4 / 0.2)
     assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
-    assert verdicts[0].scale == ("dense N = 1,500, width sweeps N_0 = 400, percolated N = 300 (2 per mean degree), "
-                                 "cavity population 3,000")
+    assert verdicts[0].scale.startswith("dense N = 1,500 (figures, moments), N = 400 in the calibrated KS checks "
+                                        "(50 null pairs each)")
+
+
+def test_beyond_semicircle_thresholds():
+    one_fails = [_check("FC", 0.005), _check("chain", 0.011), _check("percolated p = 1", 0.008),
+                 _check("sparse c = 2", 0.008, ks_wrong=0.1)]
+    assert _chapter3(checks=one_fails)[0].status == "qualified"  # 1 of 2: half pass
+    assert _chapter3(checks=[_check("FC", 0.02), _check("chain", 0.011)] + one_fails[2:])[0].status == "contradicted"
+    at_threshold = [_check("FC", 0.01)] + one_fails[2:]
+    assert _chapter3(checks=at_threshold)[0].status == "confirmed"  # <= threshold passes
+    assert _chapter3(atoms_theory=0.25 + 1.25e-3)[1].status == "confirmed"  # half an eigenvalue of N_0 = 400
+    assert _chapter3(atoms_theory=0.25 + 1.3e-3)[1].status == "contradicted"
+    sparse_kept = one_fails[:3] + [_check("sparse c = 2", 0.008, ks_wrong=0.009)]
+    assert _chapter3(checks=sparse_kept)[2].status == "qualified"  # the semicircle is not rejected for sparse
+    # binomial se at a = 0.3, N samples = 600: 0.0187; 3 se = 0.056
+    assert _chapter3(sparse_sampled=0.355)[3].status == "confirmed"
+    assert _chapter3(sparse_sampled=0.357)[3].status == "contradicted"
+    assert _chapter3(slope=1.61)[4].status == "contradicted"
+    assert _chapter3(eps_rel=1e-7)[4].status == "contradicted"
+    assert _chapter3(pb=(5.0, 0.19))[5].status == "contradicted"
 
 
 # --- chapter 4 ----------------------------------------------------------------------------------------------------
@@ -111,12 +134,18 @@ def _chapter4_inputs(e0_p3: float = 1.6570, shift: float = 0.0, atom_e0: float =
 
 def test_layered_critical_points_verdicts_statuses():
     verdicts = pc.layered_critical_points_verdicts(**_chapter4_inputs())
-    assert [v.status for v in verdicts] == ["reproduced", "confirmed", "confirmed", "confirmed", "qualified"]
-    assert "independent reference values within 2.0e-05" in verdicts[2].evidence
+    assert [v.claim_id for v in verdicts] == ["RMT", "RMT", "P2.3", "RMT", "P2.3"]
+    # the atom widens the band with the semicircle unchanged and removes it variance-matched: "qualified"; the
+    # band vanishes somewhere, so Choromanska et al.'s layering stays "open"
+    assert [v.status for v in verdicts] == ["reproduced", "confirmed", "qualified", "confirmed", "open"]
+    assert all(v.rule and v.rule != "not recorded" for v in verdicts)
+    assert "semicircle unchanged: widens (0.024 -> 0.067 from 0 to 0.1)" in verdicts[2].evidence
+    assert "variance-matched: vanishes" in verdicts[2].evidence
+    assert "direction depends on the normalisation in 1 of 2 (family, p) cases" in verdicts[2].evidence
+    assert "independent reference values)" in verdicts[2].evidence
     assert all(v.scale == verdicts[0].scale and not v.paper_scale for v in verdicts)
     assert verdicts[0].scale == ("p = 3, 10, indices k = 0..2, 2 atom weights, 2 Wishart ratios, 2,000 density cells "
                                  "(deterministic)")
-    assert "w_c = 0.021, q_c = 0.0123" in verdicts[2].evidence
     assert "in all 3 (law, p) cases with a band; 2 cases have no band at all" in verdicts[3].evidence
 
 
@@ -131,12 +160,24 @@ def test_threshold_verdict_boundaries(e0, shift, expected):
     assert verdicts[0].status == expected
 
 
-def test_density_dependence_and_ordering_boundaries():
-    # an E_0 shift of 0.005 < SHIFT_MOVES: the dependence is only "qualified", whatever else breaks
-    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(atom_e0=1.662))[2].status == "qualified"
-    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(atom_e0=1.68))[2].status == "confirmed"
-    # every case keeps its band: not confirmed either
-    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(broken=False))[2].status == "qualified"
+def test_normalisation_directions_and_their_status():
+    inputs = _chapter4_inputs()
+    directions = pc.normalisation_directions(inputs["atom_table"], inputs["ww_table"])
+    atom = directions.xs(("semicircle + atom", 3), level=("family", "p"))
+    assert atom.loc["semicircle unchanged", "direction"] == "widens"
+    assert atom.loc["semicircle unchanged", "change"] == pytest.approx((1.70 - 1.633) - (1.657 - 1.633))
+    assert atom.loc["variance-matched", "direction"] == "vanishes"
+    assert atom.loc["variance-matched", "band width at last"] == 0.0
+    assert pc.direction_status(directions) == "qualified"
+    # both normalisations move the band the same way: the density alone fixes the direction
+    same = directions.copy()
+    same["change"] = -np.abs(same["change"]) - 1e-3
+    assert pc.direction_status(same) == "confirmed"
+    none = directions.copy()
+    none["change"] = 0.0
+    assert pc.direction_status(none) == "contradicted"
+    # the band kept by every law: Choromanska et al.'s layering survives, "qualified"
+    assert pc.layered_critical_points_verdicts(**_chapter4_inputs(broken=False))[4].status == "qualified"
     assert pc.layered_critical_points_verdicts(**_chapter4_inputs(inverted=True))[3].status == "contradicted"
 
 

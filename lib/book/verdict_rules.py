@@ -137,13 +137,17 @@ def calibrate(
     alternative: str,
     level: float = 0.05,
     accept_below: bool = True,
+    method: str = "linear",
 ) -> Calibration:
     """Calibrate a one-sided rule on simulated values of its statistic.
 
     The threshold is the ``1 - level`` quantile (``level`` quantile when not ``accept_below``) of the first half of
     ``null_values``; the false-rejection rate is the share of the second half beyond it (an out-of-sample check of
     the nominal ``level``) and the power the share of ``alternative_values`` beyond it. Both arrays are values of
-    the statistic computed exactly as for the measurement (same size, selection and bootstrap).
+    the statistic computed exactly as for the measurement (same size, selection and bootstrap). ``method`` is
+    :func:`numpy.quantile`'s; a statistic on a lattice (e.g. a two-sample KS distance, a multiple of 1/N) takes
+    ``"higher"`` (``"lower"`` when not ``accept_below``), so that the threshold is a value the null attains and
+    its false-rejection rate stays near ``level`` instead of jumping to the share of the lattice point cut.
     """
     null_arr = np.asarray(null_values, dtype=float)
     alt_arr = np.asarray(alternative_values, dtype=float)
@@ -156,10 +160,10 @@ def calibrate(
     half = null_arr.size // 2
     fit, check = null_arr[:half], null_arr[half:]
     if accept_below:
-        threshold = float(np.quantile(fit, 1.0 - level))
+        threshold = float(np.quantile(fit, 1.0 - level, method=method))
         false_rejection, power = float(np.mean(check > threshold)), float(np.mean(alt_arr > threshold))
     else:
-        threshold = float(np.quantile(fit, level))
+        threshold = float(np.quantile(fit, level, method=method))
         false_rejection, power = float(np.mean(check < threshold)), float(np.mean(alt_arr < threshold))
     return Calibration(statistic, threshold, null, alternative, false_rejection, power, int(null_arr.size), level,
                        accept_below)
