@@ -134,7 +134,7 @@ def hist_with_curves(
     palette = [COLORS["theory"], COLORS["alt"], COLORS["poisson"], COLORS["muted"]]
     for (name, f), color in zip(curves, palette * (1 + len(curves) // len(palette)), strict=False):
         ax.plot(x, f(x), color=color, label=name)
-    ax.margins(y=0.4)  # head room above the data (the bars hold the bottom at 0), where the legend goes
+    ax.margins(y=0.6)  # head room above the data (the bars hold the bottom at 0), where the legend goes
     ax.legend()
 
 
