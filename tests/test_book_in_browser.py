@@ -6,8 +6,10 @@ prose, or a MyST math node that MathJax did not typeset). And, as a reader would
 (a line of prose or output that starts with ``|`` and contains `` | ``, outside ``pre``/``code``); every citation link
 to the bibliography (``bibliography.html#id``) lands on an anchor that exists there; and on chapter pages
 (``chapters/*.html``) every image in a cell output sits in a ``figure`` whose ``figcaption`` carries a numbered caption
-(``Fig. N.M``), and the verdict table is a real HTML ``table.verdict-table`` with at least one body row. A full-page
-screenshot of each page is saved next to the book in ``<book>/../screenshots``.
+(``Fig. N.M``), the verdict table is a real HTML ``table.verdict-table`` with at least one body row, and every
+output figure is readable at the size the page shows it: its smallest font (``lib.book.plotting.MIN_FONT_PT`` at the
+PNG's recorded dpi) scaled by the displayed over the natural width is at least ``MIN_DISPLAY_PT`` CSS points. A
+full-page screenshot of each page is saved next to the book in ``<book>/../screenshots``.
 
 Needs a built book (``make book``; CI passes ``--book-html _build/smoke/html``) and Debian's ``chromium``, which the
 ``browser`` fixture (``conftest.py``) installs with apt-get when it is missing and it runs as root; otherwise the test
@@ -26,8 +28,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from PIL import Image
 
 from lib.book.fingerprint import REPO_ROOT
+from lib.book.plotting import MIN_FONT_PT
 
 # `$x$` or `$$x$$` left in visible prose (code, pre and rendered math are excluded before matching)
 DOLLAR_MATH = re.compile(r"\$\$?[^$\s][^$]*\$\$?")
@@ -113,6 +117,36 @@ READER_JS = r"""() => {
 
 IDS_JS = "() => [...document.querySelectorAll('[id]')].map(e => e.id)"
 
+# Every output figure's file, natural and displayed width (CSS px), and the figure's name (its HTML id).
+FIGURES_JS = """() => [...(document.querySelector('article') || document.body).querySelectorAll('.cell_output img')]
+  .map(img => ({src: img.getAttribute('src') || '', natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+                name: (img.closest('figure') || {}).id || ''}))"""
+
+#: The smallest font a reader should see in a figure, in CSS points (1 pt = 96/72 CSS px).
+MIN_DISPLAY_PT = 10.0
+
+
+def _figure_font_problems(page_path: Path, figures: list[dict[str, Any]]) -> list[str]:
+    """Output figures whose smallest font shows below ``MIN_DISPLAY_PT``: a font of ``MIN_FONT_PT`` points is
+    ``MIN_FONT_PT * dpi / 72`` PNG pixels (dpi from the PNG's pHYs chunk, which matplotlib writes), shown at
+    ``shown / natural`` CSS px per PNG pixel, and a CSS px is 72/96 pt."""
+    errors = []
+    for fig in figures:
+        if not fig["natural"] or fig["src"].startswith("data:"):
+            continue  # a broken image is reported as such; inline data is not a cell's PNG
+        with Image.open((page_path.parent / fig["src"]).resolve()) as png:
+            dpi = png.info.get("dpi", (None,))[0]
+        name = fig["name"] or fig["src"][:60]
+        if dpi is None:
+            errors.append(f"figure {name}: its PNG records no dpi (not drawn by matplotlib with the book's style?)")
+            continue
+        scale = fig["shown"] / fig["natural"]
+        shown_pt = MIN_FONT_PT * dpi / 72 * scale * 72 / 96
+        if shown_pt < MIN_DISPLAY_PT:
+            errors.append(f"figure {name}: its {MIN_FONT_PT} pt fonts show at {shown_pt:.1f} pt (< {MIN_DISPLAY_PT}): "
+                          f"{fig['natural']} px wide at {dpi:.0f} dpi, shrunk to {fig['shown']:.0f} px")
+    return errors
+
 
 def _reader_problems(rel: str, found: dict[str, Any], bib_path: str, bib_ids: set[str] | None) -> list[str]:
     """The reader's checks on one page, from what ``READER_JS`` found there."""
@@ -168,6 +202,7 @@ def test_every_page_renders_offline_without_errors(book_html: Path, server: str,
         errors += [f"math not typeset: {t!r}" for t in found["untypeset"]]
         errors += [f"unrendered $-math: {m[:60]!r}" for m in DOLLAR_MATH.findall(found["text"])]
         errors += _reader_problems(rel, page.evaluate(READER_JS), bib_path, bib_ids)
+        errors += _figure_font_problems(book_html / rel, page.evaluate(FIGURES_JS))
         page.screenshot(path=str(shots / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
         problems += [f"{rel}: {e}" for e in errors]
         page.close()

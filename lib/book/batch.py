@@ -582,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)  # a book folder, for tests
     args = parser.parse_args(argv)
 
-    out = args.out or default_out(args.profile)
+    out = (args.out or default_out(args.profile)).resolve()  # Sphinx doubles a relative path in the stage
     try:
         problem = _check_options(args)
         if problem:
