@@ -158,3 +158,22 @@ def test_main_reports_malformed_input_in_one_line(book: Path, capsys: pytest.Cap
 @pytest.mark.parametrize("profile", ["quick", "smoke", "paper"])
 def test_the_book_profiles_fit_the_chapters(profile: str) -> None:
     assert len(batch.plan(profile)) == len(profiles.chapters())  # every value passes the type and range checks
+
+
+def test_papermill_reads_every_parameter_of_every_chapter() -> None:
+    """papermill's parameter inspector (``papermill --help-notebook``, JupyterLab's parameter tooling) skips a line it
+    cannot parse (e.g. an '=' in the comment) with a warning; every assignment of every parameters cell must parse."""
+    import ast
+    import json
+
+    from papermill.translators import PythonTranslator
+
+    from lib.book.fingerprint import REPO_ROOT
+
+    for path in sorted((REPO_ROOT / "chapters").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        source = "".join(cells[0]["source"])
+        assigned = [n.targets[0].id if isinstance(n, ast.Assign) else n.target.id
+                    for n in ast.parse(source).body if isinstance(n, ast.Assign | ast.AnnAssign)]
+        parsed = [p.name for p in PythonTranslator.inspect({"source": source})]
+        assert parsed == assigned, f"{path.name}: papermill reads {parsed}, the cell assigns {assigned}"
