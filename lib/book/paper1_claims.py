@@ -91,7 +91,9 @@ AICC_SUPPORT = 2.0
 # Chapter 3
 
 
-def goe_rules(level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: int) -> dict[str, Calibration]:
+def goe_rules(
+    level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: int, unfolding: str = "spline"
+) -> dict[str, Calibration]:
     """The calibrated rules of a population of ``level_counts`` levels per spectrum (``summary_table``'s column).
 
     Null model: ``replicas`` sets of GOE spectra of exactly these sizes, their statistics computed as the
@@ -101,7 +103,8 @@ def goe_rules(level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: 
 
     * ``"ratio"``: ``ratio_miss``, the distance by which 0.5307 lies outside the 95 % <r~> interval;
     * ``"ratio_ks"``: ``ks_ratio_goe``, the KS distance of r~ to the large-N GOE ratio law;
-    * ``"spacing"``: ``ks_spacing_goe``, the KS distance of the spline-unfolded spacings to the exact GOE law.
+    * ``"spacing"``: the KS distance of the unfolded spacings to the exact GOE law, the null unfolded as the
+      population (``unfolding``: "spline", per spectrum, or "pool", the leave-one-out ensemble staircase).
     """
     counts = [int(n) for n in level_counts]
     goe = null_draws(counts, "goe", replicas, n_boot=n_boot, seed=seed)
@@ -110,7 +113,8 @@ def goe_rules(level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: 
     alternative = "Poisson levels of the same sizes"
     statistics = {"ratio": ("ratio_miss", "distance of 0.5307 outside the 95 % <r~> interval"),
                   "ratio_ks": ("ks_ratio_goe", "KS distance of r~ to the large-N GOE law"),
-                  "spacing": ("ks_spacing_goe", "KS distance of the spline-unfolded spacings to the GOE law")}
+                  "spacing": ("ks_spacing_goe" if unfolding == "spline" else "ks_spacing_goe_pool",
+                              f"KS distance of the {unfolding}-unfolded spacings to the GOE law")}
     rules = {}
     for name, (key, statistic) in statistics.items():
         g, p = goe[key][np.isfinite(goe[key])], poisson[key][np.isfinite(poisson[key])]
@@ -121,9 +125,10 @@ def goe_rules(level_counts: Iterable[int], *, replicas: int, n_boot: int, seed: 
 def calibrated_table(table: pd.DataFrame, *, replicas: int, n_boot: int, seed: int) -> pd.DataFrame:
     """``table`` (rows of ``summary_table``) with each row's :func:`goe_rules` in columns ``ratio_rule``,
     ``ratio_ks_rule``, ``spacing_rule`` and their decisions ``goe_like`` (the <r~> rule), ``ratio_ks_ok`` and
-    ``spacing_ok`` (spacings of the row's own unfolding against a null unfolded by the spline)."""
+    ``spacing_ok`` (the spacings against a null unfolded the same way, the row's ``unfolding``)."""
     out = table.copy()
-    rules = [goe_rules(c, replicas=replicas, n_boot=n_boot, seed=seed) for c in out.level_counts]
+    rules = [goe_rules(c, replicas=replicas, n_boot=n_boot, seed=seed, unfolding=u)
+             for c, u in zip(out.level_counts, out.unfolding, strict=True)]
     for name in ("ratio", "ratio_ks", "spacing"):
         out[f"{name}_rule"] = [r[name] for r in rules]
     out["goe_like"] = [r.ratio_rule.accepts(r.ratio_miss) for r in out.itertuples()]
