@@ -222,7 +222,8 @@ def _flat_grad(output: Tensor, params: Sequence[Tensor], **kwargs: bool) -> Tens
     if not output.requires_grad:
         return torch.zeros(sum(p.numel() for p in params), dtype=output.dtype, device=output.device)
     grads = torch.autograd.grad(output, params, allow_unused=True, **kwargs)
-    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params, strict=True)])
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
+                      for g, p in zip(grads, params, strict=True)])
 
 
 def paper_batch_spectra(
