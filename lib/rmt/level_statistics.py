@@ -166,7 +166,7 @@ def unfolded_spacings(
 
     Paper 1 unfolded the first floor(M/3) spectra against the raw staircase of the other p (``unfold_pool``), whose
     spacings are multiples of 1/p: with p = 4 to 8 spectra this comb alone puts the KS distance of GOE spectra at
-    0.08 to 0.21; the leave-one-out pool uses every spectrum and has no comb.
+    0.07 to 0.17; the leave-one-out pool uses every spectrum and has no comb.
 
     Unfolding is invariant under a smooth increasing change of variable, and Hessian spectra span many decades
     (a spike of near-zero levels and a long tail), which no spline in lambda follows; in u both the spike and the
@@ -224,7 +224,7 @@ def level_statistics(
       (Atas et al. 2013, the surmise with their fitted large-N correction, ``ratio_pdf(..., law="large_n")``) and
       to the Poisson law 2 / (1 + r)^2;
     * ``n_spacings``, ``mean_spacing``, ``ks_spacing_goe``, ``ks_spacing_surmise``, ``ks_spacing_poisson``: the
-      unfolded spacings (``unfolding``: paper 1's pool staircase or a linear spline with ``n_knots`` knots, see
+      unfolded spacings (``unfolding``: the leave-one-out pool staircase or a linear spline with ``n_knots`` knots, see
       ``unfolded_spacings``) against the exact N -> infinity GOE law (Gaudin-Mehta), the Wigner surmise
       (pi s / 2) exp(-pi s^2 / 4) and exp(-s); NaN with ``unfold_failed`` = 1 when the spline is not increasing
       on the data.
