@@ -229,8 +229,8 @@ def goe_statistics_verdicts(
 ) -> list[Verdict]:
     """Verdicts on P1.1 (batch-Hessian ratios and spacings are GOE) from chapter 3's calibrated tables.
 
-    ``summary``: rows labelled "<id> trained" / "<id> init" (paper 1's cut-off, leave-one-out pool unfolding); ``split``: the
-    genuine and null-space populations (``split_table``, float64 and float32); ``spline_rows``: the
+    ``summary``: rows labelled "<id> trained" / "<id> init" (paper 1's cut-off, leave-one-out pool unfolding);
+    ``split``: the genuine and null-space populations (``split_table``, float64 and float32); ``spline_rows``: the
     spline-unfolded genuine levels, one row per experiment; ``noise_share``: ``null_space_share`` (float32);
     ``weight_distance``: ||theta - theta_0|| per experiment.
 
