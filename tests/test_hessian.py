@@ -10,7 +10,7 @@ from torch import nn
 from torch.func import functional_call, hessian, jacrev
 from torch.utils.data import DataLoader, TensorDataset
 
-from lib.curvature.dense import batch_hessian_spectra, exact_ggn, exact_hessian
+from lib.curvature.dense import batch_hessian_spectra, exact_ggn, exact_hessian, paper_batch_spectra
 from lib.curvature.operators import GGNOperator, HessianOperator, ResidualOperator
 
 F64 = torch.float64
@@ -296,3 +296,35 @@ def test_structured_hessian_in_small_chunks(monkeypatch):
     model, (x, y), loss = _mlp(), _classification(), nn.CrossEntropyLoss()
     torch.testing.assert_close(structured.sequential_hessian(model, loss, x, y), _oracle(model, loss, x, y),
                                rtol=0, atol=1e-12)
+
+
+def test_paper_batch_spectra_is_the_summed_loss_hessian_and_the_unscaled_ggn():
+    # paper 1's scripts: Hessian of b * mean loss in float32, GGN (1/b) sum J J^T (no factor 2 of the squared error);
+    # oracle: torch.func.hessian of the summed loss in float64, and J from torch.func.jacrev
+    cross_entropy, mse = torch.nn.functional.cross_entropy, torch.nn.functional.mse_loss
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 3))
+    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    spectra = paper_batch_spectra(model, cross_entropy, (x, y), 4)
+    assert spectra.eigenvalues.dtype == np.float32 and spectra.eigenvalues.shape == (2, 21)
+    assert list(spectra.rank_bounds) == [8, 8]  # b (C - 1)
+    params = {k: v.detach().double() for k, v in model.named_parameters()}
+    for k, start in enumerate((0, 4)):
+        xb, yb = x[start : start + 4].double(), y[start : start + 4]
+
+        def summed(p, xb=xb, yb=yb):
+            return cross_entropy(functional_call(model, p, (xb,)), yb, reduction="sum")
+
+        h = hessian(summed)(params)
+        names = list(params)
+        dense = torch.cat([torch.cat([h[a][b].reshape(params[a].numel(), params[b].numel()) for b in names], 1)
+                           for a in names])
+        np.testing.assert_allclose(spectra.eigenvalues[k], np.linalg.eigvalsh(dense.numpy()), atol=1e-5)
+
+    reg = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 1))
+    target = torch.randn(8, 1)
+    ggn = paper_batch_spectra(reg, mse, (x, target), 8, curvature="ggn")
+    p64 = {k: v.detach().double() for k, v in reg.named_parameters()}
+    jac = jacrev(lambda p: functional_call(reg, p, (x.double(),)).ravel())(p64)
+    j = torch.cat([jac[k].reshape(8, -1) for k in p64], 1)
+    np.testing.assert_allclose(ggn.eigenvalues[0], np.linalg.eigvalsh((j.T @ j / 8).numpy()), atol=1e-5)

@@ -88,7 +88,9 @@ def test_interval_miss():
 def test_simulated_statistics_of_goe_and_poisson_levels():
     goe_draws = ls.simulated_statistics([100] * 4, "goe", 20, n_boot=50, seed=3)
     poisson_draws = ls.simulated_statistics([100] * 4, "poisson", 20, n_boot=50, seed=3)
-    assert set(goe_draws) == {"ratio_miss", "mean_min_ratio", "ks_ratio_goe", "ks_spacing_goe"}
+    assert set(goe_draws) == {"ratio_miss", "mean_min_ratio", "ks_ratio_goe", "ks_spacing_goe", "ks_spacing_goe_pool"}
+    # the leave-one-out pool unfolding of 4 GOE spectra: spacings at the i.i.d. sampling level, Poisson far off
+    assert goe_draws["ks_spacing_goe_pool"].mean() < 1.36 / np.sqrt(4 * 99) < poisson_draws["ks_spacing_goe_pool"].min()
     assert abs(goe_draws["mean_min_ratio"].mean() - ls.GOE_MEAN_MIN_RATIO) < 0.01
     assert abs(poisson_draws["mean_min_ratio"].mean() - ls.POISSON_MEAN_MIN_RATIO) < 0.01
     assert np.all(poisson_draws["ratio_miss"] > 0.05) and np.mean(goe_draws["ratio_miss"] == 0) > 0.5

@@ -346,3 +346,20 @@ def test_training_budget_verdicts_state_the_scale() -> None:
     assert all(x.scale == v[0].scale and not x.paper_scale for x in v)
     assert "ResNet-50 / ImageNet table, 13 budgets" in v[0].scale
     assert "mlp on mnist1d, 11 budgets up to 96 epochs x 3 seeds" in v[0].scale
+
+
+def test_capped_null_and_pool_spacing_rule_keep_their_false_rejection_rate(tmp_path, monkeypatch) -> None:
+    """A null capped at 4 of 16 spectra (statistics scaled by sqrt(n_null / n)) still rejects about 5 % of fresh
+    full-size GOE draws (KS rules; the <r~> miss, whose bias does not scale, at most 3 binomial sigmas above), and
+    the spacing rule of the leave-one-out pool unfolding, calibrated on GOE spectra unfolded the same way, too."""
+    monkeypatch.setenv("RMT_CACHE", str(tmp_path))
+    sizes = [64] * 16
+    slack = 3 * np.sqrt(2 * 0.05 * 0.95 / 100)
+    fresh = simulated_statistics(sizes, "goe", 200, n_boot=100, seed=4321)
+    capped = pc.goe_rules(sizes, replicas=200, n_boot=100, seed=2, max_spectra=4)
+    assert "capped at 4 of its 16 spectra" in capped["ratio"].describe()
+    for rule, key in (("ratio", "ratio_miss"), ("ratio_ks", "ks_ratio_goe")):
+        assert np.mean([not capped[rule].accepts(v) for v in fresh[key]]) <= pc.GOE_RULE_LEVEL + slack, rule
+    pool = pc.goe_rules(sizes, replicas=200, n_boot=100, seed=3, unfolding="pool")["spacing"]
+    assert np.mean([not pool.accepts(v) for v in fresh["ks_spacing_goe_pool"]]) <= pc.GOE_RULE_LEVEL + slack
+    assert pool.power >= 0.95

@@ -287,6 +287,41 @@ def test_unfold_pool_on_goe_gives_unit_spacing_and_the_exact_law():
     assert ms.ks_to_cdf(s, sp.poisson_spacing_cdf) > 0.2
 
 
+def test_unfold_leave_one_out_has_no_comb_and_goe_spacings_at_sampling_level():
+    # p = 4 other spectra: paper 1's pool puts every spacing on the 1/p lattice (KS 0.13-0.17 at these sizes); the
+    # leave-one-out smoothed pool must not, and its spacings must fit the exact GOE law like i.i.d. draws would
+    rng = np.random.default_rng(11)
+    ks_loo, ks_old, ks_oracle = [], [], []
+    for _ in range(20):
+        rows = [beta_hermite(144, 1, rng) for _ in range(5)]
+        s = np.concatenate([np.diff(u) for u in sp.unfold_leave_one_out(rows)])
+        assert s.mean() == pytest.approx(1, abs=0.05)
+        lattice = s * 4
+        assert np.mean(np.abs(lattice - np.round(lattice)) < 1e-9) < 0.01
+        ks_loo.append(ms.ks_to_cdf(s, lambda t: sp.exact_spacing_cdf(t, 1)))
+        old = np.concatenate([np.diff(u) for u in sp.unfold_pool(rows[:1], rows[1:])])
+        ks_old.append(ms.ks_to_cdf(old, lambda t: sp.exact_spacing_cdf(t, 1)))
+        # oracle: the same levels unfolded by their exact mean counting function n F_sc (semicircle on [-2, 2])
+        exact = np.concatenate([np.diff(144 * semicircle_cdf(r)) for r in rows])
+        ks_oracle.append(ms.ks_to_cdf(exact, lambda t: sp.exact_spacing_cdf(t, 1)))
+    n = 5 * 143
+    assert np.mean(ks_loo) < 1.36 / np.sqrt(n)  # below the i.i.d. 95 % critical value on average
+    assert np.mean(ks_loo) < np.mean(ks_oracle) + 0.01  # as close to the law as the exact unfolding
+    assert np.mean(ks_old) > 2 * np.mean(ks_loo)  # the comb the leave-one-out pool removes
+
+
+def test_unfold_leave_one_out_uses_only_the_other_spectra():
+    rows = [np.arange(10.0), np.arange(10.0) + 0.25, np.arange(10.0) + 0.5]
+    unfolded = sp.unfold_leave_one_out(rows, knot_spacings=1)
+    # spectrum 0 against the pool {0.25, 0.5, 1.25, 1.5, ...} of p = 2 spectra, knots every p pool levels
+    # (0.25, 1.25, 2.25, ... with staircase 0.5 / 2, 2.5 / 2, ...): 0.0 lies below the pool and is dropped, 1.0 is
+    # interpolated at (0.5 + 2 * 0.75) / 2 = 1.0, and so on; spectrum 1 against knots 0, 1, 2, ... with staircase
+    # 0.25, 1.25, ... is shifted by 0.25
+    np.testing.assert_allclose(unfolded[0], np.arange(1.0, 10.0))
+    np.testing.assert_allclose(unfolded[1], rows[1] + 0.25)
+    assert [u.size for u in unfolded] == [9, 10, 9]
+
+
 def test_unfold_polynomial_on_semicircle_levels():
     n = 2000
     rng = np.random.default_rng(8)

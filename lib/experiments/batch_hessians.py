@@ -10,7 +10,9 @@ eight models (E1-E8) and compares their local statistics with the GOE. This modu
   every spectrum into its genuine levels and its null-space round-off (``genuine_selection``, ``split_selections``,
   ``split_table``);
 * tabulates the experiments (``overview_table``) and the share of each spectrum that is null space
-  (``proportion_table``, ``null_space_share``).
+  (``proportion_table``, ``null_space_share``);
+* recomputes batch spectra the way paper 1's released scripts did (summed loss, float32, rows not symmetrised,
+  ``numpy.linalg.eigvalsh``: ``paper_pipeline_spectra``) and compares them with ours (``paper_pipeline_table``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lib.curvature.dense import batch_hessian_spectra
+from lib.curvature.dense import batch_hessian_spectra, paper_batch_spectra
 from lib.curvature.parameter_space import flat_parameters
 from lib.nets import data as datasets
 from lib.nets.cache import load_or_compute
@@ -51,6 +53,8 @@ __all__ = [
     "null_draws",
     "null_space_share",
     "overview_table",
+    "paper_pipeline_spectra",
+    "paper_pipeline_table",
     "pooled_ratios",
     "proportion_table",
     "published_null_share",
@@ -415,3 +419,58 @@ def experiment_spectra(
 
     inputs = {"experiment": dataclasses.asdict(exp), "state": state, "dtype": str(dtype)}
     return load_or_compute("hessian_statistics", inputs, compute, cache_dir=cache_dir)
+
+
+def paper_pipeline_spectra(exp: Experiment, *, cache_dir: str | None = None) -> dict[str, np.ndarray]:
+    """Batch spectra of ``exp`` after training computed as paper 1's released scripts computed them
+    (``lib.curvature.dense.paper_batch_spectra``: Hessian of the summed batch loss, or the GGN (1/b) sum J J^T, in
+    float32, rows by double backprop, not symmetrised, ``numpy.linalg.eigvalsh``), on the same batches and trained
+    weights as ``experiment_spectra``; cached. Returns ``eigenvalues`` (M x P) and ``rank_bounds`` (M,)."""
+
+    def compute() -> dict[str, np.ndarray]:
+        config = exp.train_config()
+        model = train(config, progress=False).checkpoint(config.epochs)
+        x, y = load_split(config, exp.split)
+        spectra = paper_batch_spectra(model, loss_function(config.loss_name), (x, y), exp.batch_size,
+                                      curvature=exp.curvature, max_batches=exp.max_batches)
+        return {"eigenvalues": spectra.eigenvalues, "rank_bounds": spectra.rank_bounds}
+
+    inputs = {"experiment": dataclasses.asdict(exp), "pipeline": "paper 1 released scripts"}
+    return load_or_compute("hessian_statistics_paper_pipeline", inputs, compute, cache_dir=cache_dir)
+
+
+def paper_pipeline_table(
+    exps: Mapping[str, Experiment],
+    spectra: Mapping[tuple[str, str], Spectra],
+    spectra32: Mapping[str, Spectra],
+    paper_spectra: Mapping[str, Spectra],
+    published: Mapping[str, float],
+    cutoff: float,
+    *,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Per experiment of ``paper_spectra`` (``paper_pipeline_spectra``): the proportion of |lambda| < ``cutoff``
+    with paper 1's pipeline, with ours in float32 and float64 (mean loss, symmetrised, after training) and paper 1's
+    published value; where the rank bound holds, <r~> of the null-space round-off (``select_spectra`` with
+    ``part="null"``) with its 95 % bootstrap interval in both float32 pipelines, and the share of the levels kept
+    by ``cutoff`` that are round-off, (kept - r/P) / kept."""
+    rows = {}
+    for i, d in paper_spectra.items():
+        row = {"paper pipeline (float32, sum)": proportion_below(d["eigenvalues"], [cutoff])[0]}
+        if i in spectra32:
+            row["ours float32 (mean)"] = proportion_below(spectra32[i]["eigenvalues"], [cutoff])[0]
+        row["ours float64 (mean)"] = proportion_below(spectra[i, "trained"]["eigenvalues"], [cutoff])[0]
+        row["published"] = published.get(i, np.nan)
+        if exps[i].rank_bound_valid:
+            row["1 - r/P"] = 1 - d["rank_bounds"].mean() / d["eigenvalues"].shape[1]
+            sets = {"paper pipeline": d} | ({"ours float32": spectra32[i]} if i in spectra32 else {})
+            for label, entry in sets.items():
+                stats = level_statistics(select_spectra(entry["eigenvalues"], rank_bounds=entry["rank_bounds"],
+                                                        part="null"), n_boot=n_boot, seed=seed)
+                row[f"null-space <r~>, {label}"] = stats["mean_min_ratio"]
+                row[f"95% CI, {label}"] = f"[{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}]"
+            kept = 1 - row["paper pipeline (float32, sum)"]
+            row["round-off share of kept, paper pipeline"] = max(0.0, (kept - (1 - row["1 - r/P"])) / kept)
+        rows[i] = row
+    return pd.DataFrame(rows).T

@@ -30,7 +30,7 @@ from lib.rmt.rigidity import (
     poisson_spectral_rigidity,
     spectral_rigidity,
 )
-from lib.rmt.unfolding import unfold_polynomial, unfold_pool, unfold_spline
+from lib.rmt.unfolding import unfold_leave_one_out, unfold_polynomial, unfold_pool, unfold_spline
 
 __all__ = [
     "MEAN_MIN_RATIO_PUBLISHED",
@@ -64,6 +64,7 @@ __all__ = [
     "spacings",
     "spectral_rigidity",
     "unfold_polynomial",
+    "unfold_leave_one_out",
     "unfold_pool",
     "unfold_spline",
     "wigner_surmise_cdf",

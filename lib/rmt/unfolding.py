@@ -4,7 +4,11 @@ Three estimates of Nbar (Guhr, Mueller-Groeling & Weidenmueller 1998, Phys. Rep.
 
 * ``unfold_pool``: the ensemble staircase of paper 1 (Baskerville, Granziol & Keating, "Appearance of random
   matrix theory in deep learning", notebooks adapted from ``unfoldr``): Nbar(lambda) = #{pool < lambda} / p
-  counted over p other spectra of the same ensemble; no fit, no smoothing.
+  counted over p other spectra of the same ensemble; no fit, no smoothing. Its unfolded spacings are multiples
+  of 1/p, a comb that dominates their KS distance when p is a handful of spectra.
+* ``unfold_leave_one_out``: the same ensemble staircase with every spectrum unfolded against all the OTHER
+  spectra, smoothed by linear interpolation between pool knots a few mean spacings apart: no 1/p comb, no
+  spectrum unfolded by its own levels.
 * ``unfold_polynomial``: a least-squares polynomial fit of one spectrum's staircase.
 * ``unfold_spline``: a least-squares cubic spline fit of the staircase with knots at level quantiles.
 
@@ -50,6 +54,41 @@ def unfold_pool(
     if not isinstance(spectra_to_unfold, list | tuple) or np.ndim(spectra_to_unfold[0]) == 0:
         return unfold_one(as_levels(spectra_to_unfold, 1, "unfolding"))
     return [unfold_one(row) for row in as_spectra(spectra_to_unfold, 1, "unfolding")]
+
+
+#: Mean level spacings (of one spectrum) between the knots of ``unfold_leave_one_out``'s smoothed pool staircase:
+#: on GOE spectra (5 x 64 to 4 x 300 levels) 5 brings the KS distance of the unfolded spacings to the exact GOE
+#: law to that of the per-spectrum spline and below the i.i.d. 95 % critical value, where interpolating through
+#: every pool level (1) leaves it up to 2 times larger (the pool's own local fluctuations).
+POOL_KNOT_SPACINGS = 5
+
+
+def unfold_leave_one_out(
+    spectra: Sequence[ArrayLike], knot_spacings: int = POOL_KNOT_SPACINGS
+) -> list[np.ndarray]:
+    """Unfolded levels of each spectrum against the smoothed pooled staircase of the other spectra.
+
+    For spectrum k the pool is the concatenation of the other p = M - 1 spectra, sorted, pi_1 < ... < pi_n, with the
+    staircase Nbar(pi_j) = (j - 1/2) / p (the mean number of levels below pi_j per spectrum, as in ``unfold_pool``).
+    Nbar is interpolated linearly between every (``knot_spacings`` p)-th pool level (and the last), so the unfolded
+    levels are continuous (no multiples of 1/p) and the pool's own local fluctuations are averaged over
+    ``knot_spacings`` mean spacings. Levels outside the range of the pool are dropped (the staircase is not known
+    there). Returns one array of unfolded levels per spectrum, sorted (Guhr et al. 1998 on ensemble unfolding).
+    """
+    rows = as_spectra(spectra, 1, "leave-one-out unfolding")
+    if len(rows) < 2:
+        raise ValueError("leave-one-out unfolding needs at least 2 spectra")
+    if isinstance(knot_spacings, bool) or not isinstance(knot_spacings, int | np.integer) or knot_spacings < 1:
+        raise ValueError(f"knot_spacings must be a positive integer, got {knot_spacings!r}")
+    p = len(rows) - 1
+    out = []
+    for k, levels in enumerate(rows):
+        pool = np.sort(np.concatenate([r for j, r in enumerate(rows) if j != k]))
+        knots = np.unique(np.r_[np.arange(0, pool.size, int(knot_spacings) * p), pool.size - 1])
+        x, staircase = pool[knots], (knots + 0.5) / p
+        inside = np.sort(levels[(levels >= x[0]) & (levels <= x[-1])])
+        out.append(np.interp(inside, x, staircase))
+    return out
 
 
 def _staircase(levels: ArrayLike, min_count: int, what: str) -> tuple[np.ndarray, np.ndarray]:
