@@ -69,6 +69,30 @@ class DenseOperator:
         return self.matrix @ V.to(self.device, self.dtype)
 
 
+class DiagonalOperator:
+    """``diag(values)`` as an operator (O(P) per product): a symmetric matrix in its eigenbasis. SLQ of
+    ``A = Q diag(lambda) Q^T`` from a probe ``r`` equals SLQ of ``diag(lambda)`` from ``Q^T r`` (Lanczos only sees
+    ``A`` through the Krylov space of its start vector), so repeated SLQ of one matrix is cheap once it is
+    diagonalised (:func:`slq` with ``starts``)."""
+
+    def __init__(self, values: Tensor | np.ndarray) -> None:
+        values = torch.as_tensor(values)
+        if values.ndim != 1 or not values.dtype.is_floating_point:
+            raise ValueError(f"the diagonal must be a 1-d floating-point array, got {values.dtype}, {values.ndim}-d")
+        self.values = values
+        self.shape = (values.shape[0], values.shape[0])
+        self.dtype = values.dtype
+        self.device = values.device
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """diag(values) v."""
+        return self.values * v.to(self.device, self.dtype)
+
+    def matmat(self, V: Tensor) -> Tensor:
+        """diag(values) V."""
+        return self.values[:, None] * V.to(self.device, self.dtype)
+
+
 def _check_operator(op: SymmetricOperator) -> int:
     for attribute in ("matvec", "shape", "dtype", "device"):
         if not hasattr(op, attribute):
@@ -252,16 +276,22 @@ class SLQResult:
         return float(np.mean(np.sum(self.weights * self.nodes**k, axis=1)))
 
 
-def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0) -> SLQResult:
+def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *,
+        starts: Tensor | None = None) -> SLQResult:
     """Stochastic Lanczos quadrature with ``num_probes`` seeded Rademacher probes of ``num_steps`` steps each.
 
     All probes advance together (one ``matmat`` pass over the data per step when the operator has one).
-    Returns the raw nodes and weights; smoothing is separate (``SLQResult.density``).
+    ``starts`` (P x num_probes) replaces the Rademacher probes, e.g. ``Q^T r`` for the same probes ``r`` seen in
+    the eigenbasis ``Q`` of a :class:`DiagonalOperator`. Returns the raw nodes and weights; smoothing is separate
+    (``SLQResult.density``).
     """
     dim = _check_operator(op)
     if not isinstance(num_probes, int) or num_probes < 1:
         raise ValueError(f"num_probes must be a positive integer, got {num_probes!r}")
-    _, alphas, betas, _ = _tridiagonalise(op, num_steps, rademacher(dim, num_probes, seed), seed)
+    if starts is not None and tuple(starts.shape) != (dim, num_probes):
+        raise ValueError(f"starts must have shape ({dim}, {num_probes}), got {tuple(starts.shape)}")
+    probes = rademacher(dim, num_probes, seed) if starts is None else starts
+    _, alphas, betas, _ = _tridiagonalise(op, num_steps, probes, seed)
     nodes, weights = np.zeros((num_probes, num_steps)), np.zeros((num_probes, num_steps))
     for v in range(num_probes):
         theta, s = _eigh_tridiagonal(alphas[v], betas[v, :-1])
