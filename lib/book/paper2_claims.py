@@ -334,8 +334,10 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
              f"epochs, {number(conv_samples) if conv_samples else 'all'} in the loss; {len(sweep)} width-sweep MLPs, "
              f"{len(connectivity)} pairs of MLPs for mode connectivity"
              + ("" if paper_scale else "; paper 2: full-width VGG-16 / ResNet, all of CIFAR-10, 300 epochs"))
-    share_rule = (f"confirmed when that holds for every spectrum, qualified for at least {QUALIFY_SHARE:.0%} of them, "
-                  "else contradicted (convention)")
+    def share_rule(cases: str) -> str:
+        return (f"confirmed when that holds for every {cases}, qualified for at least {QUALIFY_SHARE:.0%} of them, "
+                "else contradicted (convention)")
+
     per_spectrum = "; ".join(f"{label} {c:.3f} (paper-2 best {e:.3f})" for label, c, e
                              in zip(summary.index, classical, ensemble, strict=True))
     return at_scale([
@@ -348,7 +350,7 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
                 f"over the {len(atoms)} spectra; GGN weight near 0 minus the rank bound 1 - min(P, N(C-1))/P: "
                 + span(ggn_atoms["weight near 0"] - ggn_atoms["GGN rank bound 1 - min(P, N(C-1))/P"]),
                 rule=(f"per spectrum the law is rejected unless {calibrations['hessian'].describe()} (Hessians), "
-                      f"resp. {calibrations['ggn'].describe()} (GGNs); " + share_rule)),
+                      f"resp. {calibrations['ggn'].describe()} (GGNs); " + share_rule("spectrum"))),
         Verdict("P2.2", "Products of Wigner/Wishart matrices and percolated ensembles fit better", p22,
                 f"of {len(lower)} spectra, one of paper 2's ensembles (Wigner x Wishart, percolated Wigner with "
                 f"c >= 0.05, Wishart chain for the MLP) fits the bulk within the SLQ noise threshold while the "
@@ -362,23 +364,23 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
         Verdict("P2.2b", "The formula 1 - min N_i / N_0 of Wishart products predicts the atom of a network's GGN",
                 p22b_formula,
                 f"over {len(sweep)} trained MLPs the exact zero fraction 1 - rank G / P differs from 1 - min N_i/N_0 "
-                f"by {agreement['chain_error']:.3f} on average (up to {chain_max:.3f}); swapping h1 and h2 moves the "
-                f"atom from {agreement['ratio_min']:.3f} to {agreement['ratio_max']:.3f} while the formula, symmetric "
-                "in them, does not move; it is the atom of an N_0 x N_0 product, not of the P x P GGN",
+                f"by {agreement['chain_error']:.3f} on average (up to {chain_max:.3f}); across the orders of h1 and h2 "
+                f"the atom ranges from {agreement['ratio_min']:.3f} to {agreement['ratio_max']:.3f} while the formula, "
+                "symmetric in them, does not move; it is the atom of an N_0 x N_0 product, not of the P x P GGN",
                 rule=f"confirmed when the mean |measured - formula| <= 1/P = {resolution:.1e} (one parameter of the "
                      "largest net: the resolution of an exact rank), else contradicted"),
         Verdict("P2.2b", "The atom of the GGN equals the rank-counting bound (a ratio of dimensions: parameters, "
                 "samples x classes, symmetries, active units)", p22b_bound,
                 f"met to within half a parameter by {agreement['bound_exact']} of {len(sweep)} nets; mean "
                 f"|measured - bound| {agreement['bound_error']:.3f}",
-                rule=(f"a net meets the bound when |measured - bound| < 0.5 / P (exact rank); {share_rule}")),
+                rule=(f"a net meets the bound when |measured - bound| < 0.5 / P (exact rank); {share_rule('net')}")),
         Verdict("P2.4", "The atom at zero explains mode connectivity", p24,
                 f"Spearman rho(atom, line barrier) = {rho:.2f} [95% bootstrap {rho_lo:.2f}, {rho_hi:.2f}] over "
                 f"{correlation['n']} pairs of trained MLPs (atoms {span(connectivity['atom'])}, line barriers "
                 f"{span(connectivity['line barrier'])}, trained Bezier barriers "
                 f"{span(connectivity['Bezier barrier'])}); the GGN has {init_zero.min():.3f}-{init_zero.max():.3f} "
                 "near 0 already at initialisation (all networks)",
-                rule=(f"a larger atom should mean a lower barrier: confirmed when {cal24.describe()} fails (rho "
-                      f"significantly negative); otherwise contradicted when that power is >= {POWER_REQUIRED:.0%}, "
-                      "else open")),
+                rule=(f"a larger atom should mean a lower barrier; no association is kept when {cal24.describe()}; "
+                      "confirmed when it is rejected (rho significantly negative), otherwise contradicted when that "
+                      f"power is >= {POWER_REQUIRED:.0%}, else open")),
     ], scale, paper_scale)
