@@ -223,8 +223,9 @@ def test_network_spectra_verdicts_on_a_clear_case():
     assert "rejected in 4 of 4 spectra" in verdicts[0].evidence and "weight near 0 0.790-0.950" in verdicts[0].evidence
     assert "GGN weight near 0 minus the rank bound 1 - min(P, N(C-1))/P: 0.950-0.950" in verdicts[0].evidence
     assert "false rejection" in verdicts[0].rule and "power 100%" in verdicts[0].rule
-    assert "of 3 spectra" in verdicts[1].evidence and "does not in 2; its bulk KS is the lower one in 3" in \
-        verdicts[1].evidence  # the NaN row is not compared
+    # the ensemble without a bulk in "Net ggn" counts as bulk KS 1: compared, and not the lower one
+    assert "of 4 spectra" in verdicts[1].evidence and "does not in 2; its bulk KS is the lower one in 3" in \
+        verdicts[1].evidence
     # |measured - chain|: 0.4, 0.6, 0.7, 0.1 -> 0.450 > 1/P; |measured - best|: 0, 0, 0.1, 0 -> 3 of 4 met exactly
     assert "by 0.450 on average (up to 0.700)" in verdicts[2].evidence
     assert "ranges from 0.200 to 0.800" in verdicts[2].evidence
@@ -238,7 +239,7 @@ def test_network_spectra_verdicts_on_a_clear_case():
     ({"a hessian": (0.2, 0.05), "a ggn": (0.3, 0.05)}, "confirmed"),
     ({"a hessian": (0.2, 0.05), "a ggn": (0.05, 0.05)}, "qualified"),  # one of two rejected (QUALIFY_SHARE)
     ({"a hessian": (0.05, 0.05), "a ggn": (0.05, 0.05), "b ggn": (0.3, 0.05)}, "contradicted"),  # 1 of 3
-    ({"a hessian": (np.nan, 0.05)}, "open"),  # nothing to judge
+    ({"a hessian": (np.nan, 0.05)}, "confirmed"),  # a law with no bulk does not fit a spectrum that has one
 ])
 def test_p21_rejects_a_law_beyond_the_calibrated_noise_floor(rows, expected):
     # threshold: the 95 % point of a null uniform on [0, 0.1], about 0.095
@@ -249,10 +250,13 @@ def test_p21_rejects_a_law_beyond_the_calibrated_noise_floor(rows, expected):
     ({"a hessian": (0.3, 0.05), "a ggn": (0.3, 0.08)}, "confirmed"),  # the ensembles fit, the laws do not
     ({"a hessian": (0.3, 0.2), "a ggn": (0.3, 0.4)}, "qualified"),  # lower in half, fits in none
     ({"a hessian": (0.3, 0.3), "a ggn": (0.3, 0.4)}, "contradicted"),  # ties are not better
-    ({"a hessian": (0.3, np.nan), "a ggn": (np.nan, 0.1)}, "open"),  # nothing compared
+    ({"a hessian": (np.nan, np.nan), "a ggn": (np.nan, np.nan)}, "open"),  # no bulk in the data: nothing compared
 ])
 def test_p22_statuses(rows, expected):
-    assert _chapter9(summary=_summary(rows))[1].status == expected
+    summary = _summary(rows)
+    if expected == "open":
+        summary["weight near 0"] = 1.0
+    assert _chapter9(summary=summary)[1].status == expected
 
 
 @pytest.mark.parametrize(("measured", "chain", "best", "expected"), [
@@ -273,6 +277,15 @@ def test_p22b_two_rows(measured, chain, best, expected):
 ])
 def test_p24_status_from_the_permutation_test(rho, power_alt, expected):
     assert _chapter9(correlation=_correlation(rho, power_alt))[4].status == expected
+
+
+def test_a_law_without_a_bulk_does_not_fit_a_spectrum_with_one():
+    cal = pc.network_spectra_calibrations(_floors(), steps=100, probes=3, mlp_parameters=2760)
+    summary = _summary({"a hessian": (np.nan, 0.05), "b ggn": (np.nan, np.nan)})
+    summary.loc["b ggn", "weight near 0"] = 1.0  # no bulk in the data: nothing to judge
+    judged = pc.bulk_fits(summary, cal)
+    assert judged.loc["a hessian", "bulk KS semicircle/MP"] == 1.0 and not judged.loc["a hessian", "semicircle/MP fits"]
+    assert np.isnan(judged.loc["b ggn", "bulk KS semicircle/MP"])
 
 
 def test_calibration_table_lists_threshold_false_rejection_and_power():

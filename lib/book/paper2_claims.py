@@ -233,14 +233,20 @@ def network_spectra_calibrations(floors: Mapping[str, Mapping[str, np.ndarray]],
 def bulk_fits(summary: pd.DataFrame, calibrations: Mapping[str, Calibration]) -> pd.DataFrame:
     """``summary`` (:func:`lib.experiments.network_spectra.law_summary`) with, per spectrum, the calibrated
     threshold of its kind and whether the semicircle / MP and the best of paper 2's ensembles fit its bulk by that
-    rule (:meth:`lib.book.verdict_rules.Calibration.accepts`)."""
+    rule (:meth:`lib.book.verdict_rules.Calibration.accepts`). A law that puts all its mass in the zero window of a
+    spectrum that has a bulk (weight near 0 below 1) has no bulk to compare: its bulk KS is set to 1, the distance
+    of a measure from one with nothing where it has its mass."""
     kinds = summary.index.str.rsplit(" ", n=1).str[-1]
     out = summary.copy()
+    has_bulk = out["weight near 0"].astype(float) < 1.0
+    for column in ("bulk KS semicircle/MP", "bulk KS paper-2 ensembles"):
+        values = out[column].astype(float)
+        out[column] = values.where(~(has_bulk & values.isna()), 1.0)
     out["threshold"] = [calibrations[k].threshold for k in kinds]
     out["semicircle/MP fits"] = [calibrations[k].accepts(v)
-                                 for k, v in zip(kinds, summary["bulk KS semicircle/MP"], strict=True)]
+                                 for k, v in zip(kinds, out["bulk KS semicircle/MP"], strict=True)]
     out["paper-2 ensemble fits"] = [calibrations[k].accepts(v)
-                                    for k, v in zip(kinds, summary["bulk KS paper-2 ensembles"], strict=True)]
+                                    for k, v in zip(kinds, out["bulk KS paper-2 ensembles"], strict=True)]
     return out
 
 
@@ -339,11 +345,12 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
                 "else contradicted (convention)")
 
     per_spectrum = "; ".join(f"{label} {c:.3f} (paper-2 best {e:.3f})" for label, c, e
-                             in zip(summary.index, classical, ensemble, strict=True))
+                             in zip(judged.index, classical, ensemble, strict=True))
     return at_scale([
         Verdict("P2.1", "Trained networks' Hessian / GGN spectra deviate strongly from the semicircle / MP, even "
                 "without outliers", p21,
-                f"bulk KS away from 0 (top C removed, best of moment and least-squares fits) of the semicircle / MP: "
+                f"bulk KS away from 0 (top C removed, best of moment and least-squares fits; 1 where the law has no "
+                f"mass outside the zero window) of the semicircle / MP: "
                 f"{per_spectrum}; rejected in {sum(rejected)} of {len(rejected)} spectra (thresholds "
                 + ", ".join(f"{k} {v:.3f}" for k, v in thresholds.items())
                 + f"). The atom, set aside here, is its own number: weight near 0 {span(atoms['weight near 0'])} "
@@ -356,7 +363,7 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
                 f"c >= 0.05, Wishart chain for the MLP) fits the bulk within the SLQ noise threshold while the "
                 f"semicircle / MP does not in {sum(fits)}; its bulk KS is the lower one in {sum(lower)}: "
                 + "; ".join(f"{label}: {row['best paper-2 ensemble'] or 'none'} {row['bulk KS paper-2 ensembles']:.3f}"
-                            f" vs {row['bulk KS semicircle/MP']:.3f}" for label, row in summary.iterrows()),
+                            f" vs {row['bulk KS semicircle/MP']:.3f}" for label, row in judged.iterrows()),
                 rule=("the calibrated bulk-KS rule of P2.1 applied to both; confirmed when an ensemble fits and the "
                       f"classical law does not in every spectrum, qualified when the ensemble's bulk KS is the lower "
                       f"one in at least {QUALIFY_SHARE:.0%} of the spectra, else contradicted; open when no "
