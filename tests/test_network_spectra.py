@@ -17,7 +17,7 @@ from torch import nn
 
 from lib.curvature import ggn_rank as gr
 from lib.curvature.dense import exact_ggn, exact_hessian
-from lib.curvature.lanczos import rademacher
+from lib.curvature.lanczos import DenseOperator, DiagonalOperator, rademacher, slq
 from lib.experiments import network_spectra as ns
 from lib.nets import data, models
 from lib.nets.train import TrainConfig
@@ -340,8 +340,8 @@ def test_law_fits_and_shape_evolution_on_a_small_mlp():
     assert list(spectra) == ["MLP hessian", "MLP ggn"]
     variants, kind, classes, ggn_families = spectra["MLP ggn"]
     assert kind == "ggn" and classes == 10 and set(variants) >= {"k=0", "k=10"}
-    # the GGN is fitted by MP and by the Wishart chain with the layer widths (64 inputs, width-0.3 MLP 64-3-30-10)
-    assert [f.name for f in ggn_families] == ["Marchenko-Pastur", "Wishart chain 64x3x30x10"]
+    # every family, and the Wishart chain with the layer widths (64 inputs, width-0.3 MLP 64-3-30-10)
+    assert [f.name for f in ggn_families] == [f.name for f in ns.all_families()] + ["Wishart chain 64x3x30x10"]
     assert variants["k=0"].weights == pytest.approx(np.full(mlp.num_params, 1 / mlp.num_params))
     reference, rows = ns.fit_laws(spectra, max_iter=2)
     assert reference == {"MLP hessian": "k=10", "MLP ggn": "k=10"}
@@ -352,10 +352,17 @@ def test_law_fits_and_shape_evolution_on_a_small_mlp():
     assert [b.family for b in best] == list(sel.family.unique())
     for b in best:
         assert b.ks == sel[sel.family == b.family].KS.min()
-    summary = ns.law_summary(rows, spectra)
+    summary = ns.law_summary(rows, spectra, reference)
     assert list(summary.index) == ["MLP hessian", "MLP ggn"]
     hess = fits[(fits.spectrum == "MLP hessian") & fits.family.str.startswith("semicircle")]
-    assert summary.loc["MLP hessian", "KS semicircle/MP"] == hess.KS.min()
+    assert summary.loc["MLP hessian", "whole KS semicircle/MP"] == hess.KS.min()
+    ref = hess[hess.outliers == "k=10"]["KS bulk"].dropna()
+    assert summary.loc["MLP hessian", "bulk KS semicircle/MP"] == (ref.min() if len(ref) else pytest.approx(np.nan,
+                                                                                                         nan_ok=True))
+    atoms = ns.atom_table(mlp, [])
+    bound = 1 - min(mlp.num_params, 20 * 9) / mlp.num_params  # N = 20 samples, C - 1 = 9
+    assert atoms.loc["MLP ggn", "GGN rank bound 1 - min(P, N(C-1))/P"] == pytest.approx(bound)
+    assert atoms.loc["MLP ggn", "weight near 0"] >= bound - 1e-12  # the rank bound holds for the exact spectrum
     evolution = ns.shape_evolution(mlp, [], (6, 1))
     assert list(zip(evolution.epoch, evolution.matrix, strict=True)) == [(0, "hessian"), (0, "ggn"), (1, "hessian"),
                                                                          (1, "ggn")]
@@ -380,3 +387,42 @@ def test_resolve_dataset_falls_back_when_files_are_missing(tmp_path, monkeypatch
     assert ns.resolve_dataset("mnist5k", "digits") == ("mnist5k", "")
     name, note = ns.resolve_dataset("cifar10", "mnist5k")
     assert name == "mnist5k" and "cifar10" in note
+
+
+# --- the SLQ noise floor and the test of P2.4 ------------------------------------------------------------------
+
+
+def test_slq_in_the_eigenbasis_is_slq_of_the_matrix():
+    # an independent oracle: Lanczos on the dense matrix from the probes r gives the nodes and weights of Lanczos on
+    # diag(lambda) from Q^T r
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 60))
+    a = (a + a.T) / 2
+    lam, q = np.linalg.eigh(a)
+    dense = slq(DenseOperator(torch.as_tensor(a)), 12, 3, seed=5)
+    rotated = slq(DiagonalOperator(torch.as_tensor(lam)), 12, 3, seed=5,
+                  starts=torch.as_tensor(q).T @ rademacher(60, 3, 5))
+    np.testing.assert_allclose(rotated.nodes, dense.nodes, atol=1e-10)
+    np.testing.assert_allclose(rotated.weights, dense.weights, atol=1e-10)
+
+
+def test_slq_noise_floor_on_a_small_mlp():
+    x, y = _classification(n=20, d=5, c=4)
+    model = _relu_mlp([5, 8, 4], seed=0)
+    floor = ns.slq_noise_floor(model, (x, y), "ggn", 10, 2, range(6), 4, max_iter=2)
+    assert {k: len(v) for k, v in floor.items()} == {"SLQ vs exact": 6, "classical law": 6, "atom SLQ - exact": 6,
+                                                   "SLQ vs SLQ": 3}
+    assert all(np.all((v >= 0) & (v <= 1)) for k, v in floor.items() if k != "atom SLQ - exact")
+
+
+def test_rank_correlation_and_its_null():
+    x = np.arange(12.0)
+    perfect = ns.rank_correlation(x, -x, replicas=400)
+    assert perfect["rho"] == pytest.approx(-1.0) and perfect["ci"][1] == pytest.approx(-1.0)
+    # the permutation null is centred on 0 with the exact variance 1 / (n - 1) of Spearman's rho under it
+    assert np.mean(perfect["null"]) == pytest.approx(0.0, abs=0.03)
+    assert np.var(perfect["null"]) == pytest.approx(1 / 11, rel=0.2)
+    # the alternative: bivariate normal pairs of correlation -0.7 have a Spearman rho of (6/pi) asin(-0.35) ~ -0.68
+    assert np.mean(perfect["alternative"]) == pytest.approx(6 / np.pi * np.arcsin(-0.35), abs=0.05)
+    with pytest.raises(ValueError, match="length"):
+        ns.rank_correlation(x[:3], x[:3])

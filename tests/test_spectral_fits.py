@@ -146,6 +146,33 @@ def test_sparse_wigner_fit_recovers_mean_degree_and_atom():
     assert fit.ks < 0.05
 
 
+@pytest.mark.parametrize("c", [0.05, 0.2])
+def test_sparse_wigner_table_holds_the_continuous_mass_at_small_degree(c):
+    # the cavity density integrates to 1 - m_0 (Bauer-Golinelli atom) without the rescaling of the law, down to the
+    # smallest tabulated degree: the grid reaches far enough for the isolated edges' weights J ~ N(0, 1/c)
+    assert min(sf.SPARSE_DEGREES) == 0.05
+    u, rho, atom = sf._sparse_wigner_table(c)
+    assert atom == pytest.approx(freeprob.sparse_wigner_zero_atom(c))
+    assert np.trapezoid(rho, u) == pytest.approx(1 - atom, rel=0.05)
+
+
+def test_sparse_wigner_moments_reach_small_degrees():
+    # a sparse sample at c = 0.1 (kurtosis 2 + 3/c = 32): the moment fit is no longer pinned at c = 0.5
+    eigs = freeprob.sample_sparse_wigner(2000, 0.1, 3)
+    fit = sf.fit_law(sf.sparse_wigner_family(), ms.spectral_measure(eigs))
+    assert fit.params["c"] in (0.05, 0.1, 0.2)
+    assert fit.zero_predicted > 0.8
+
+
+def test_bulk_ks_sets_the_atom_aside():
+    # a semicircle against the same semicircle plus an atom of weight 0.6 at zero: far as a whole, equal in the bulk
+    law = sf.semicircle_law(1.0)
+    with_atom = ms.sorted_measure(np.concatenate([law.nodes, [0.0]]), np.concatenate([0.4 * law.weights, [0.6]]))
+    assert ms.ks_between(law, with_atom) == pytest.approx(0.3, abs=0.01)
+    assert ms.ks_away_from_zero(law, with_atom, 1e-3) == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(ms.ks_away_from_zero(law, ms.sorted_measure(np.array([0.0]), np.array([1.0])), 1e-3))
+
+
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="finite"):
         ms.spectral_measure(np.array([0.0, np.nan]))

@@ -123,7 +123,8 @@ class Calibration:
     def describe(self) -> str:
         """One sentence for a verdict's rule: statistic, threshold, null, false-rejection rate and power."""
         op = "<=" if self.accept_below else ">="
-        return (f"{self.statistic} {op} {self.threshold:.4g}, the {1 - self.level:.0%} point of {self.replicas:,} "
+        point = 1 - self.level if self.accept_below else self.level
+        return (f"{self.statistic} {op} {self.threshold:.4g}, the {point:.0%} point of {self.replicas:,} "
                 f"draws of {self.null}; false rejection {self.false_rejection:.1%} on fresh null draws, power "
                 f"{self.power:.0%} against {self.alternative}")
 

@@ -78,6 +78,30 @@ class DenseOperator:
         return self.matrix @ V.to(self.device, self.dtype)
 
 
+class DiagonalOperator:
+    """``diag(values)`` as an operator (O(P) per product): a symmetric matrix in its eigenbasis. SLQ of
+    ``A = Q diag(lambda) Q^T`` from a probe ``r`` equals SLQ of ``diag(lambda)`` from ``Q^T r`` (Lanczos only sees
+    ``A`` through the Krylov space of its start vector), so repeated SLQ of one matrix is cheap once it is
+    diagonalised (:func:`slq` with ``starts``)."""
+
+    def __init__(self, values: Tensor | np.ndarray) -> None:
+        values = torch.as_tensor(values)
+        if values.ndim != 1 or not values.dtype.is_floating_point:
+            raise ValueError(f"the diagonal must be a 1-d floating-point array, got {values.dtype}, {values.ndim}-d")
+        self.values = values
+        self.shape = (values.shape[0], values.shape[0])
+        self.dtype = values.dtype
+        self.device = values.device
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """diag(values) v."""
+        return self.values * v.to(self.device, self.dtype)
+
+    def matmat(self, V: Tensor) -> Tensor:
+        """diag(values) V."""
+        return self.values[:, None] * V.to(self.device, self.dtype)
+
+
 def _check_operator(op: SymmetricOperator) -> int:
     for attribute in ("matvec", "shape", "dtype", "device"):
         if not hasattr(op, attribute):
@@ -362,14 +386,16 @@ class SLQResult:
 
 
 def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *,
-        plan: SLQPlan | None = None) -> SLQResult:
+        plan: SLQPlan | None = None, starts: Tensor | None = None) -> SLQResult:
     """Stochastic Lanczos quadrature with ``num_probes`` seeded Rademacher probes of ``num_steps`` steps each.
 
     All probes advance together (one ``matmat`` pass over the data per step when the operator has one), or, with
     a ``plan`` (:func:`slq_plan`), in its chunks with its basis storage; the probes are the same either way.
     Without a plan, one is made for :data:`FREE_MEMORY_SHARE` of the device's free memory (and the host's), and
     printed to standard error when it departs from all probes in lockstep with a float64 basis on the device.
-    Returns the raw nodes and weights; smoothing is separate (``SLQResult.density``).
+    ``starts`` (P x num_probes) replaces the Rademacher probes, e.g. ``Q^T r`` for the same probes ``r`` seen in
+    the eigenbasis ``Q`` of a :class:`DiagonalOperator`. Returns the raw nodes and weights; smoothing is separate
+    (``SLQResult.density``).
     """
     dim = _check_operator(op)
     if not isinstance(num_probes, int) or num_probes < 1:
@@ -377,6 +403,8 @@ def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *
     if plan is not None and (plan.dim, plan.num_steps, plan.num_probes) != (dim, num_steps, num_probes):
         raise ValueError(f"the plan is for P = {plan.dim}, {plan.num_probes} x {plan.num_steps}, not P = {dim}, "
                          f"{num_probes} x {num_steps}")
+    if starts is not None and tuple(starts.shape) != (dim, num_probes):
+        raise ValueError(f"starts must have shape ({dim}, {num_probes}), got {tuple(starts.shape)}")
     if plan is None:
         host = free_memory_bytes("cpu")
         device = host if torch.device(op.device).type == "cpu" else free_memory_bytes(op.device)
@@ -386,7 +414,7 @@ def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *
             print(f"lanczos: {plan.describe()}", file=sys.stderr)
     chunk = plan.probes_per_chunk
     options = {"basis_dtype": plan.basis_dtype, "basis_on_host": plan.basis_on_host}
-    probes = rademacher(dim, num_probes, seed)
+    probes = rademacher(dim, num_probes, seed) if starts is None else starts
     nodes, weights = np.zeros((num_probes, num_steps)), np.zeros((num_probes, num_steps))
     for first in range(0, num_probes, chunk):
         _, alphas, betas, _ = _tridiagonalise(op, num_steps, probes[:, first: first + chunk], seed, **options)

@@ -36,9 +36,9 @@ from lib.rmt import freeprob
 from lib.rmt.laws import marchenko_pastur_atom, marchenko_pastur_cdf, marchenko_pastur_edges, semicircle_cdf
 from lib.rmt.measures import (
     Measure,
-    away_from_zero,
     central_moment,
     gap_cut,
+    ks_away_from_zero,
     ks_between,
     mean_variance,
     remove_above,
@@ -53,8 +53,9 @@ from lib.rmt.measures import (
 
 _CELLS = 600  # cells of a discretised law: KS error <= the largest cell mass, W1 error <= half a cell
 _GRID = 400  # points of the grid on which smoothed densities are compared
-#: mean degrees c at which the sparse Wigner law is tabulated (population dynamics is costly)
-SPARSE_DEGREES = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0)
+#: mean degrees c at which the sparse Wigner law is tabulated (population dynamics is costly); below c ~ 0.05 the
+#: atom (> 0.95) leaves a continuous part too thin for the population of 1,000 (see :func:`sparse_wigner_law`)
+SPARSE_DEGREES = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0)
 
 
 # --- laws as discretised measures ----------------------------------------------------------------------------
@@ -147,8 +148,11 @@ def free_sum_law(scale: float, phi: float, s2: float, cells: int = _CELLS) -> Me
 
 @lru_cache(maxsize=64)
 def _sparse_wigner_table(c: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Unit-scale sparse Wigner density of mean degree c on a fixed grid (population dynamics), and its atom."""
-    u = np.linspace(-6.0, 6.0, 301)
+    """Unit-scale sparse Wigner density of mean degree c on a grid (population dynamics), and its atom. Below
+    c = 1 the weights ``J ~ N(0, 1/c)`` of the isolated edges that make up most of the continuous part reach
+    ``|x| ~ 4 / sqrt(c)``: the grid spans ``6 / sqrt(min(c, 1))`` on each side so that no mass is cut off."""
+    half = 6.0 / np.sqrt(min(c, 1.0))
+    u = np.linspace(-half, half, 301 if c >= 1.0 else 601)
     rho = np.asarray(freeprob.sparse_wigner_density(u, c, eps=2e-2, population=1000, sweeps=40, rng=0))
     return u, rho, freeprob.sparse_wigner_zero_atom(c)
 
@@ -156,7 +160,9 @@ def _sparse_wigner_table(c: float) -> tuple[np.ndarray, np.ndarray, float]:
 def sparse_wigner_law(scale: float, c: float, cells: int = _CELLS) -> Measure:
     """``scale`` times the sparse (percolated, mean degree ``c``) Wigner matrix of unit variance: cavity density
     (:func:`lib.rmt.freeprob.sparse_wigner_density`, smoothed at 0.02) plus the atom of Bauer & Golinelli (2001)
-    (:func:`lib.rmt.freeprob.sparse_wigner_zero_atom`), tabulated once per ``c``."""
+    (:func:`lib.rmt.freeprob.sparse_wigner_zero_atom`), tabulated once per ``c``. The continuous mass of the
+    table is rescaled to ``1 - atom``; tests/test_spectral_fits.py checks that the raw table holds that mass to a
+    few per cent down to c = 0.05, the smallest degree of :data:`SPARSE_DEGREES`."""
     u, rho, atom = _sparse_wigner_table(float(c))
     return law_from_density(lambda t: np.interp(t / scale, u, rho) / scale, scale * u[0], scale * u[-1],
                             [(0.0, atom)] if atom > 0 else (), cells)
@@ -204,7 +210,7 @@ def _sparse_wigner_moments(m: Measure) -> tuple[float, float]:
     # s H with H sparse Wigner (Poisson(c) degrees, J^2 ~ chi^2_1 / c): m2 = s^2, m4 = s^4 (2 + 3/c)
     m2 = float(m.weights @ m.nodes**2)
     excess = float(m.weights @ m.nodes**4) / m2**2 - 2.0
-    return float(np.sqrt(m2)), float(np.clip(3.0 / max(excess, 1e-9), 0.5, 50.0))
+    return float(np.sqrt(m2)), float(np.clip(3.0 / max(excess, 1e-9), min(SPARSE_DEGREES), 50.0))
 
 
 def _free_sum_moments(m: Measure) -> tuple[float, float, float]:
@@ -354,10 +360,9 @@ def fit_law(family: Family, data: Measure, method: str = "moments", *, grid: np.
     if not tol >= 0:
         raise ValueError(f"zero_tol must be >= 0, got {zero_tol}")
     snapped = snap_zeros(data, tol)
-    bulk_data, bulk_law = away_from_zero(data, tol), away_from_zero(law, tol)
-    ks_bulk = ks_between(bulk_data, bulk_law) if bulk_data is not None and bulk_law is not None else float("nan")
     return Fit(family.name, method, dict(zip(family.params, params, strict=True)), law, ks_between(snapped, law),
-               wasserstein1(snapped, law), ks_bulk, weight_near_zero(law, tol), weight_near_zero(data, tol), tol)
+               wasserstein1(snapped, law), ks_away_from_zero(data, law, tol), weight_near_zero(law, tol),
+               weight_near_zero(data, tol), tol)
 
 
 # --- the fitting protocol: outlier variants of a spectrum and the fit table ----------------------------------
@@ -424,9 +429,10 @@ def fit_rows(label: str, variants: Mapping[str, Measure], families: Sequence[Fam
 
 
 def best_value(rows: Sequence[Mapping[str, Any]], spectrum: str, families: Sequence[str],
-               column: str = "KS") -> float:
+               column: str = "KS", outliers: str | None = None) -> float:
     """The smallest ``column`` over the fit rows of ``spectrum`` whose family name starts with one of
-    ``families`` (any outlier variant and method); nan when there is none."""
+    ``families`` (any method; any outlier variant, or only ``outliers`` when given); nan when there is none."""
     values = [float(r[column]) for r in rows if r["spectrum"] == spectrum
-              and str(r["family"]).startswith(tuple(families)) and np.isfinite(r[column])]
+              and str(r["family"]).startswith(tuple(families)) and np.isfinite(r[column])
+              and (outliers is None or r["outliers"] == outliers)]
     return min(values) if values else float("nan")

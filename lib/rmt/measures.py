@@ -153,6 +153,13 @@ def away_from_zero(measure: Measure, tol: float) -> Measure | None:
     return sorted_measure(measure.nodes[keep], measure.weights[keep]) if np.any(keep) else None
 
 
+def ks_away_from_zero(a: Measure, b: Measure, tol: float) -> float:
+    """KS distance between the bulks of two measures: both conditioned on ``|x| > tol`` (:func:`away_from_zero`),
+    so that an atom at zero, which dominates the whole-measure KS, is set aside; nan when either has no bulk."""
+    bulk_a, bulk_b = away_from_zero(a, tol), away_from_zero(b, tol)
+    return ks_between(bulk_a, bulk_b) if bulk_a is not None and bulk_b is not None else float("nan")
+
+
 def snap_zeros(measure: Measure, tol: float) -> Measure:
     """The measure with every node in ``|x| <= tol`` moved to exactly 0.
 
