@@ -177,3 +177,15 @@ def test_papermill_reads_every_parameter_of_every_chapter() -> None:
                     for n in ast.parse(source).body if isinstance(n, ast.Assign | ast.AnnAssign)]
         parsed = [p.name for p in PythonTranslator.inspect({"source": source})]
         assert parsed == assigned, f"{path.name}: papermill reads {parsed}, the cell assigns {assigned}"
+
+
+def test_every_chapter_cell_has_an_id() -> None:
+    """nbformat 4.5 cells carry ids (a missing one is a validation warning now and an error in later nbformat)."""
+    import json
+
+    from lib.book.fingerprint import REPO_ROOT
+
+    for path in sorted((REPO_ROOT / "chapters").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        assert all(c.get("id") for c in cells), f"{path.name}: cells without an id"
+        assert len({c["id"] for c in cells}) == len(cells), f"{path.name}: duplicate cell ids"
