@@ -199,12 +199,18 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def save(section: str, payload: dict, tag: str | None = None) -> Path:
-    """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default)."""
+def save(section: str, payload: dict, tag: str | None = None, *, own_machine: bool = False) -> Path:
+    """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default).
+
+    The file's ``machine`` entry describes the run of its timing sections; a section measured on its own
+    (``own_machine``, e.g. the memory plan) keeps its machine inside the section and leaves the file's entry alone."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{tag or default_device().type}.json"
     data = json.loads(path.read_text()) if path.exists() else {}
-    data["machine"] = machine()
+    if own_machine:
+        payload = {**payload, "machine": machine()}
+    else:
+        data["machine"] = machine()
     data[section] = payload
     path.write_text(json.dumps(data, indent=1, default=float) + "\n")
     return path

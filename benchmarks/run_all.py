@@ -64,5 +64,5 @@ if __name__ == "__main__":
         print(table(result["rows"], ["method", "seconds", "speedup_vs_fastest_peer", "w1_mean", "w1_se", "error"]))
         save("slq", result, args.tag)
     if "plan" in args.only:
-        save("slq_memory_plan", slq_memory_plan.main(), args.tag)
+        save("slq_memory_plan", slq_memory_plan.main(), args.tag, own_machine=True)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)

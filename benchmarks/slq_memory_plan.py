@@ -138,4 +138,4 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tag", default=None, help="results file name (default: the device type)")
-    print("saved", save("slq_memory_plan", main(), parser.parse_args().tag))
+    print("saved", save("slq_memory_plan", main(), parser.parse_args().tag, own_machine=True))
