@@ -359,9 +359,10 @@ def layered_critical_points_verdicts(threshold_table: pd.DataFrame, e3: np.ndarr
         Verdict("P2.3", "Choromanska et al.: low critical values of deep networks are layered by index above the "
                 "global minimum", status_when(n_broken == 0, "qualified", "open"),
                 f"needs positive edge complexity; GOE margin {margin[p0]:.4f} at p = {p0}; the band vanishes in "
-                f"{n_broken} of {len(sub)} (law, p) cases (normalisation: {', '.join(broken_norms) or 'none'}; "
-                f"variance-matched a {w_break[p0]:.3f} atom removes it at p = {p0}): whether it survives depends on "
-                "the normalisation, and no network's critical points are counted here",
+                f"{n_broken} of {len(sub)} (law, p) cases, all under the normalisation(s) "
+                f"{', '.join(broken_norms) or 'none'} (there an atom of weight {w_break[p0]:.3f} already removes it at "
+                f"p = {p0}): whether it survives depends on the normalisation, and no network's critical points are "
+                "counted here",
                 rule="'qualified' when every law of the tables keeps its band under every normalisation, else "
                 "'open': the model then cannot say whether networks are layered"),
     ], scale, False)
@@ -525,14 +526,18 @@ def network_spectra_verdicts(summary: pd.DataFrame, atoms: pd.DataFrame, sweep: 
                 f"over the {len(atoms)} spectra; GGN weight near 0 minus the rank bound 1 - min(P, N(C-1))/P: "
                 + span(ggn_atoms["weight near 0"] - ggn_atoms["GGN rank bound 1 - min(P, N(C-1))/P"]),
                 rule=(f"per spectrum the law is rejected unless {calibrations['hessian'].describe()} (Hessians), "
-                      f"resp. {calibrations['ggn'].describe()} (GGNs); " + share_rule("spectrum"))),
+                      f"resp. {calibrations['ggn'].describe()} (GGNs); the noise floor is measured on the MLP, whose "
+                      "exact spectrum is known, and applied to the conv nets without a calibration of their own; "
+                      + share_rule("spectrum"))),
         Verdict("P2.2", "Products of Wigner/Wishart matrices and percolated ensembles fit better", p22,
                 f"of {len(lower)} spectra, one of paper 2's ensembles (Wigner x Wishart, percolated Wigner with "
                 f"c >= 0.05, Wishart chain for the MLP) fits the bulk within the SLQ noise threshold while the "
                 f"semicircle / MP does not in {sum(fits)}; its bulk KS is the lower one in {sum(lower)}: "
                 + "; ".join(f"{label}: {row['best paper-2 ensemble'] or 'none'} {row['bulk KS paper-2 ensembles']:.3f}"
                             f" vs {row['bulk KS semicircle/MP']:.3f}" for label, row in judged.iterrows()),
-                rule=("the calibrated bulk-KS rule of P2.1 applied to both; confirmed when an ensemble fits and the "
+                rule=("the calibrated bulk-KS rule of P2.1 (noise floor from the MLP) applied to both, the "
+                      "comparison of the two KS values without a margin for SLQ noise; confirmed when an ensemble "
+                      "fits and the "
                       f"classical law does not in every spectrum, qualified when the ensemble's bulk KS is the lower "
                       f"one in at least {QUALIFY_SHARE:.0%} of the spectra, else contradicted; open when no "
                       "spectrum was compared (convention)")),
