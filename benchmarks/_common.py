@@ -10,16 +10,17 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 import torch
 from torch import nn
 
+from lib.book.records import PeriodicSampler
 from lib.curvature.device import default_device
 
 RESULTS = Path(__file__).parent / "results"
@@ -77,37 +78,25 @@ def spread(times: list[float]) -> dict:
             "max": max(times), "n": len(times)}
 
 
-class LoadMonitor:
+class LoadMonitor(PeriodicSampler):
     """Samples, every ``interval`` seconds while a block runs, the CPU time other processes take (the machine's
     busy cores minus this process's): a benchmark of a shared machine says whether it was measured alone."""
 
     def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self.samples: list[float] = []
         self.load: list[float] = []
-        self._stop = threading.Event()
+        self._first = True
+        self._me = psutil.Process()  # cpu_percent measures since the previous call on the same object
 
-    def _run(self) -> None:
-        import psutil
-
-        me = psutil.Process()
-        psutil.cpu_percent(None)
-        me.cpu_percent(None)
-        while not self._stop.wait(self.interval):
-            total = psutil.cpu_percent(None) / 100 * psutil.cpu_count()
-            own = me.cpu_percent(None) / 100
-            self.samples.append(max(0.0, total - own))
-            self.load.append(os.getloadavg()[0])
-
-    @contextmanager
-    def watching(self) -> Iterator[LoadMonitor]:
-        thread = threading.Thread(target=self._run, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            thread.join()
+    def sample(self) -> None:
+        total = psutil.cpu_percent(None) / 100 * psutil.cpu_count()  # since the previous call
+        own = self._me.cpu_percent(None) / 100
+        if self._first:  # the first call of cpu_percent only starts the interval
+            self._first = False
+            return
+        self.samples.append(max(0.0, total - own))
+        self.load.append(os.getloadavg()[0])
 
     def summary(self) -> dict:
         """Mean and largest core use of other processes during the block, the load averages, and ``busy``."""

@@ -112,39 +112,53 @@ def git_commit(root: Path = REPO_ROOT) -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-class PeakMemory:
-    """The largest resident memory (MB) of this process's children (the kernels) while the block runs, sampled
-    every ``interval`` seconds: a kernel's peak, without instrumenting the notebook."""
+class PeriodicSampler:
+    """Calls :meth:`sample` every ``interval`` seconds in a background thread while a ``watching()`` block runs
+    (the base of :class:`PeakMemory` and of the benchmarks' load monitor)."""
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
-        self.peak_mb = 0.0
         self._stop = threading.Event()
 
-    def _sample(self) -> None:
-        import psutil
+    def sample(self) -> None:
+        """One measurement (subclasses)."""
+        raise NotImplementedError
 
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-            self._stop.wait(self.interval)
+    def _run(self) -> None:
+        self.sample()
+        while not self._stop.wait(self.interval):
+            self.sample()
 
     @contextmanager
-    def watching(self) -> Iterator[PeakMemory]:
+    def watching(self) -> Iterator[PeriodicSampler]:
         """Sample while the block runs."""
-        thread = threading.Thread(target=self._sample, daemon=True)
+        thread = threading.Thread(target=self._run, daemon=True)
         thread.start()
         try:
             yield self
         finally:
             self._stop.set()
             thread.join()
+
+
+class PeakMemory(PeriodicSampler):
+    """The largest resident memory (MB) of this process's children (the kernels) while the block runs, sampled
+    every ``interval`` seconds: a kernel's peak, without instrumenting the notebook."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__(interval)
+        self.peak_mb = 0.0
+
+    def sample(self) -> None:
+        import psutil
+
+        total = 0
+        for child in psutil.Process().children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue
+        self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
 def printed_tables(notebook: dict[str, Any]) -> list[str]:

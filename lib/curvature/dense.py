@@ -163,6 +163,13 @@ class BatchSpectra:
         return iter(self.eigenvalues)
 
 
+def _batch_spectra(spectra: list[np.ndarray], sizes: list[int], bounds: list[int], curvature: str,
+                   dtype: torch.dtype) -> BatchSpectra:
+    """The per-batch spectra, batch sizes and rank bounds collected by a loop over batches, as one record."""
+    return BatchSpectra(eigenvalues=np.stack(spectra), batch_sizes=np.asarray(sizes), rank_bounds=np.asarray(bounds),
+                        curvature=curvature, dtype=str(dtype).removeprefix("torch."))
+
+
 def batch_hessian_spectra(
     model: nn.Module,
     loss_fn: LossFn,
@@ -208,13 +215,7 @@ def batch_hessian_spectra(
         spectra.append(torch.linalg.eigvalsh(dense_matrix(op, block)).cpu().numpy())
         sizes.append(x.shape[0])
         bounds.append(op.ggn_rank_bound())
-    return BatchSpectra(
-        eigenvalues=np.stack(spectra),
-        batch_sizes=np.asarray(sizes),
-        rank_bounds=np.asarray(bounds),
-        curvature=curvature,
-        dtype=str(dtype).removeprefix("torch."),
-    )
+    return _batch_spectra(spectra, sizes, bounds, curvature, dtype)
 
 
 def _flat_grad(output: Tensor, params: Sequence[Tensor], **kwargs: bool) -> Tensor:
@@ -277,10 +278,4 @@ def paper_batch_spectra(
                              dtype=torch.float64, distributed=False)
         sizes.append(x.shape[0])
         bounds.append(op.ggn_rank_bound())
-    return BatchSpectra(
-        eigenvalues=np.stack(spectra),
-        batch_sizes=np.asarray(sizes),
-        rank_bounds=np.asarray(bounds),
-        curvature=curvature,
-        dtype=str(dtype).removeprefix("torch."),
-    )
+    return _batch_spectra(spectra, sizes, bounds, curvature, dtype)

@@ -143,12 +143,8 @@ def curvature_spectrum(
             out["eigs"] = torch.linalg.eigvalsh(dense_matrix(op)).cpu().numpy()
         return out
 
-    was_training = model.training
-    model.eval()
-    try:
+    with ps.training_flags(model, False):
         stored = load_or_compute("curvature_spectra", inputs, compute)
-    finally:
-        model.train(was_training)
     return CurvatureSpectrum(nodes=stored["nodes"], weights=stored["weights"], dim=int(stored["dim"]), kind=kind,
                              num_samples=int(stored["num_samples"]), rank_bound=int(stored["rank_bound"]),
                              eigs=stored.get("eigs"))
@@ -236,12 +232,8 @@ def slq_noise_floor(model: nn.Module, samples: tuple[Tensor, Tensor], kind: str,
         return {"eigs": lam.numpy(), "nodes": np.stack([r.nodes for r in runs]),
                 "weights": np.stack([r.weights for r in runs])}
 
-    was_training = model.training
-    model.eval()
-    try:
+    with ps.training_flags(model, False):
         stored = load_or_compute("slq_noise_floor", inputs, compute)
-    finally:
-        model.train(was_training)
     # the outliers are removed as in the fits: the reference variant (top C nodes, or fewer for short runs)
     ref = sf.reference_variant(sf.outlier_variants(stored["nodes"][0], stored["weights"][0], num_classes, ()),
                                num_classes)
