@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--force reruns it")
 
     try:
-        with _sigterm_as_interrupt(), memory.watching():
+        with _sigterm_as_interrupt(), memory.watching() if args.record else nullcontext():  # only --record keeps it
             records = run_all(runs, jobs=args.jobs, force=args.force, scheduler=scheduler,
                               gpu_per_run=args.gpu_per_run, timeout=args.timeout, threads=args.threads,
                               progress=not args.no_progress, on_record=record, on_start=started)
