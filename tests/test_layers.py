@@ -1,5 +1,8 @@
 """The layering of ``lib``, read from the imports of its source (AST, lazy imports inside functions included):
-arrows point down only, ``lib.rmt`` needs no torch, and no module imports itself back through others."""
+arrows point down only, ``lib.rmt`` needs no torch, and no module imports itself back through others.
+
+``lib.diagnose`` (the "diagnose your own network" tool and its command) is the top layer, above ``lib.book``: it uses
+chapter 3's calibrated rules and the verdicts of ``lib.book``, and nothing below imports it."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
 # bottom to top: a module may import its own layer and the layers below it
-LAYERS = ("rmt", "curvature", "nets", "experiments", "book")
+LAYERS = ("rmt", "curvature", "nets", "experiments", "book", "diagnose")
 # outside the layers: the package docstring and the ``python -m lib.batch`` entry point
 ENTRY_POINTS = {"lib", "lib.batch"}
 
