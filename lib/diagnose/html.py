@@ -4,7 +4,9 @@ Jupyter Book renders the chapter's MyST (citations, figure references, captions)
 :func:`readable_notebook` first turns them into plain Markdown: ``{cite}`` roles become bracketed reference numbers
 with the reference list appended from ``references.bib``, ``{numref}`` roles "Figure k", and every figure cell gets its
 caption (``mystnb.figure`` metadata) as a Markdown output under the image. :func:`write_html` then exports it with
-the code hidden, the images embedded and the book's verdict-table style inlined.
+the code hidden, the images embedded, the book's verdict-table style inlined and MathJax 3 (the book's pinned
+offline copy, package ``sphinx-mathjax-offline``) inlined in place of nbconvert's CDN MathJax 2 and require.js: one
+file that reads offline.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from lib.book.fingerprint import REPO_ROOT
 
 __all__ = ["readable_notebook", "write_html"]
 
+_MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_REQUIRE_JS = re.compile(r'<script src="[^"]*require[^"]*"></script>')
+_MATHJAX_CONFIG = ("window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+                   "displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']]}, svg: {fontCache: 'global'}};")
 _ROLE = re.compile(r"\{(cite(?::[tp])?|numref)\}`([^`]*)`")
 _FIELD = re.compile(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", re.S)
 
@@ -77,6 +83,18 @@ def readable_notebook(notebook: dict[str, Any], bib: Path = REPO_ROOT / "referen
     return nb
 
 
+def _offline_mathjax() -> str | None:
+    """MathJax 3 (TeX input, SVG output: no font files) from the pinned ``sphinx-mathjax-offline``, or None."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("sphinx-mathjax-offline")
+    except metadata.PackageNotFoundError:
+        return None
+    found = [f for f in dist.files or [] if str(f).endswith("static/mathjax/tex-svg.js")]
+    return Path(dist.locate_file(found[0])).read_text() if found else None
+
+
 def write_html(executed: str | Path, path: str | Path, title: str = "Curvature diagnosis") -> Path:
     """Write :func:`readable_notebook` of the executed notebook file ``executed`` as one HTML file (code hidden,
     images embedded, the book's verdict-table CSS inlined); return its path."""
@@ -90,6 +108,11 @@ def write_html(executed: str | Path, path: str | Path, title: str = "Curvature d
     body, _ = exporter.from_notebook_node(nb)
     css = (REPO_ROOT / "_static" / "verdicts.css").read_text()
     body = body.replace("</head>", f"<style>{css}</style>\n</head>", 1)
+    mathjax = _offline_mathjax()
+    if mathjax is not None:
+        body = _REQUIRE_JS.sub("", body, count=1)
+        body = _MATHJAX_BLOCK.sub(lambda _: f"<script>{_MATHJAX_CONFIG}</script>\n<script>{mathjax}</script>", body,
+                                  count=1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
