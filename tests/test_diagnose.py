@@ -251,3 +251,17 @@ def test_the_html_report_opens_offline_in_a_browser(command_report: Path, browse
     page.close()
     assert not errors and not outside, (errors, outside)
     assert found["rows"] == 2 and found["images"] and all(found["images"]) and found["captions"] >= 3
+
+
+def test_a_relu_mlp_meets_the_null_space_count_of_its_activation_pattern() -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(60, 8, generator=gen, dtype=torch.float64)
+    x[:, -1] = 0.0  # an input direction the data never span
+    y = torch.randint(0, 3, (60,), generator=gen)
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    report = diagnose(model, "cross_entropy", (x, y), batch_size=30, max_batches=2, **FAST)
+    count = report.null_space["ReLU-pattern null directions"]
+    assert count >= 6 + 6 + 7  # the dead input's 6 weights, 6 rescalings, the softmax shift (6 + 1)
+    assert report.null_space["ggn below floor float64"] >= count
+    assert next(v for v in report.verdicts if v.claim_id == "D2").status == "confirmed"

@@ -32,6 +32,7 @@ from lib.book import paper1_claims
 from lib.book.verdicts import Verdict
 from lib.curvature.dense import batch_hessian_spectra, dense_matrix
 from lib.curvature.device import free_memory_bytes
+from lib.curvature.ggn_rank import pattern_nullity
 from lib.curvature.lanczos import lanczos, slq, slq_plan
 from lib.curvature.operators import GGNOperator, HessianOperator, ResidualOperator
 from lib.curvature.parameter_space import training_flags
@@ -50,6 +51,8 @@ __all__ = ["EXACT_MEMORY_SHARE", "SpectrumPlan", "diagnose", "plan_spectra", "ro
 EXACT_MEMORY_SHARE = 0.5
 #: dense P x P float64 arrays alive at once on the exact path: H, G, R = H - G and eigvalsh's copy
 _DENSE_ARRAYS = 4
+_NULL_CLAIM = ("The GGN has at least as many null directions as its bounds predict (P - r, r its rank bound; for a "
+               "ReLU MLP under cross-entropy, the count from its activation pattern)")
 #: share of the free memory an SLQ run may take (its basis and work vectors, :func:`lib.curvature.lanczos.slq_plan`)
 SLQ_MEMORY_SHARE = 0.25
 
@@ -173,6 +176,7 @@ def diagnose(
     ops = {kind: cls(model, mean_loss, (x, y), batch_size=None if plan.exact else batch_size, **common)
            for kind, cls in (("hessian", HessianOperator), ("ggn", GGNOperator), ("residual", ResidualOperator))}
     rank_bound = ops["ggn"].ggn_rank_bound()
+    structural = _structural_nullity(model, x, loss_name)
     spectra: dict[str, dict[str, np.ndarray]] = {}
     start = time.perf_counter()
     if plan.exact:
@@ -204,6 +208,10 @@ def diagnose(
 
     norms = {kind: extremes(kind) for kind in spectra}
     null = _null_space(spectra, norms, num_params, rank_bound, plan.exact)
+    if structural is not None:
+        null |= {"ReLU-pattern null directions": structural["null directions"],
+                 "dead units": structural["dead units"]}
+    nullity = max(num_params - rank_bound, 0 if structural is None else structural["null directions"])
     linear = plan.exact and norms["residual"] <= null["floor float64"]
     say(f"diagnose: GGN rank bound {rank_bound:,} of P = {num_params:,}; ||R|| / ||H|| = "
         f"{norms['residual'] / max(norms['hessian'], 1e-300):.3g}")
@@ -226,13 +234,25 @@ def diagnose(
              + (f"exact float64 spectra; batch Hessians: {local.get('batches', 0)} x {batch_size} samples"
                 if plan.exact else f"SLQ {min(slq_steps, num_params)} steps x {slq_probes} probes in "
                                    f"{str(model_dtype).removeprefix('torch.')}"))
-    verdicts = _verdicts(local, null, rank_bound, num_params, plan.exact, scale)
+    verdicts = _verdicts(local, null, nullity, num_params, plan.exact, scale)
     description = {"model": type(model).__name__, "parameters": num_params, "samples": int(len(x)),
                    "outputs": num_classes, "loss": loss_name, "reduction": inputs.reduction,
                    "model dtype": str(model_dtype).removeprefix("torch."), "mode": mode}
     return Report(description=description, plan=plan.reason, exact=plan.exact, slq_plan=slq_description,
                   spectra=spectra, norms=norms, rank_bound=rank_bound, null_space=null, local_statistics=local,
                   law_fits=fits, verdicts=verdicts, timings=timings)
+
+
+def _structural_nullity(model: nn.Module, x: Tensor, loss_name: str) -> dict[str, int] | None:
+    """The GGN's null directions counted from the activation pattern of a ReLU MLP with biases under softmax
+    cross-entropy (:func:`lib.curvature.ggn_rank.pattern_nullity`: data-null inputs, dead units, rescalings, the
+    softmax shift); None for other models and losses."""
+    if loss_name != "cross_entropy":
+        return None
+    try:
+        return pattern_nullity(model, x)
+    except ValueError:  # not a Flatten/Linear/ReLU/.../Linear network with biases
+        return None
 
 
 def _null_space(spectra: dict[str, dict[str, np.ndarray]], norms: dict[str, float], num_params: int,
@@ -304,10 +324,10 @@ def _selection_kwargs(selection: dict[str, dict[str, Any]], rank_bounds: np.ndar
     return sel
 
 
-def _verdicts(local: dict, null: dict, rank_bound: int, num_params: int, exact: bool, scale: str) -> list[Verdict]:
-    """D1: local statistics GOE-like (chapter 3's calibrated <r~> rule); D2: the GGN's null space at least the rank
-    bound's P - r (a theorem: an exact check against the round-off floor; with SLQ, the weight near zero against
-    1 - r / P, which SLQ only estimates)."""
+def _verdicts(local: dict, null: dict, nullity: int, num_params: int, exact: bool, scale: str) -> list[Verdict]:
+    """D1: local statistics GOE-like (chapter 3's calibrated <r~> rule); D2: the GGN's null space at least
+    ``nullity`` = max(P - r, the ReLU-pattern count where it applies), a theorem: an exact check against the
+    round-off floor; with SLQ, the weight near zero against nullity / P, which SLQ only estimates."""
     out = []
     if local["kind"] == "batch Hessians":
         rule = local["ratio rule"]
@@ -326,20 +346,22 @@ def _verdicts(local: dict, null: dict, rank_bound: int, num_params: int, exact: 
                                 "shown for context only"))
     if exact:
         count = null["ggn below floor float64"]
-        ok = count >= num_params - rank_bound
+        ok = count >= nullity
         out.append(Verdict(
-            "D2", "The GGN has at least P - r null directions (r: its rank bound)", "confirmed" if ok else
-            "contradicted",
+            "D2", _NULL_CLAIM, "confirmed" if ok else "contradicted",
             f"{count:,} of P = {num_params:,} GGN eigenvalues within the float64 floor {null['floor float64']:.3g}; "
-            f"P - r = {num_params - rank_bound:,}; Hessian: {null['hessian below floor float64']:,} within it "
+            f"the bounds predict at least {nullity:,} (P - r = {num_params - null['rank bound']:,}"
+            + (f", ReLU pattern {null['ReLU-pattern null directions']:,}" if "dead units" in null else "")
+            + f"); Hessian: {null['hessian below floor float64']:,} within it "
             f"({null['hessian below floor float32']:,} within the float32 floor {null['floor float32']:.3g})",
-            scale, rule="exact check of a theorem (rank J^T H_out J <= rank H_out): confirmed when the count of "
-                        "|lambda| <= eps P ||H||_2 is at least P - r"))
+            scale, rule="exact check of theorems (rank J^T H_out J <= rank H_out; the null directions of a ReLU "
+                        "MLP's activation pattern): confirmed when the count of |lambda| <= eps P ||H||_2 is at "
+                        "least the larger bound"))
     else:
-        share, bound_share = null["ggn weight near zero"], null["bound's null share"]
+        share = null["ggn weight near zero"]
         out.append(Verdict(
-            "D2", "The GGN has at least P - r null directions (r: its rank bound)", "open",
-            f"SLQ weight of the GGN within 1e-3 max|lambda|: {share:.3f}; 1 - r / P = {bound_share:.3f}",
+            "D2", _NULL_CLAIM, "open",
+            f"SLQ weight of the GGN within 1e-3 max|lambda|: {share:.3f}; the bounds' share {nullity / num_params:.3f}",
             scale, rule="no status from SLQ (convention): its weight near zero is an estimate without a calibrated "
                         "noise floor here"))
     return out
