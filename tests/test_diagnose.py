@@ -265,3 +265,13 @@ def test_a_relu_mlp_meets_the_null_space_count_of_its_activation_pattern() -> No
     assert count >= 6 + 6 + 7  # the dead input's 6 weights, 6 rescalings, the softmax shift (6 + 1)
     assert report.null_space["ggn below floor float64"] >= count
     assert next(v for v in report.verdicts if v.claim_id == "D2").status == "confirmed"
+
+
+def test_a_data_loader_gives_the_spectrum_of_its_tensors() -> None:
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.randn(40, 5, generator=gen, dtype=torch.float64), torch.randint(0, 3, (40,), generator=gen)
+    model = nn.Linear(5, 3).double()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    kw = {"batch_size": 20, "max_batches": 2, **FAST}
+    a, b = diagnose(model, "cross_entropy", (x, y), **kw), diagnose(model, "cross_entropy", loader, **kw)
+    np.testing.assert_array_equal(a.spectra["hessian"]["eigenvalues"], b.spectra["hessian"]["eigenvalues"])
