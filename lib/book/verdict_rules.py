@@ -93,8 +93,8 @@ def span(values: Iterable[float], fmt: str = ".3f") -> str:
 @dataclass(frozen=True)
 class Calibration:
     """A rule "the measurement is consistent with the null when ``statistic`` <= ``threshold``" (``>=`` when
-    ``accept_below`` is False), with its threshold set on ``replicas`` simulated draws of the ``null`` model and its
-    error rates measured on draws not used to set it: ``false_rejection`` (the share of fresh null draws the rule
+    ``accept_below`` is False), with its threshold set on the first half of ``replicas`` simulated draws of the
+    ``null`` model and its error rates measured on the other half, not used to set it: ``false_rejection`` (the share of fresh null draws the rule
     rejects; about the nominal ``level``) and ``power`` (the share of draws of the ``alternative`` it rejects)."""
 
     statistic: str
@@ -124,9 +124,10 @@ class Calibration:
         """One sentence for a verdict's rule: statistic, threshold, null, false-rejection rate and power."""
         op = "<=" if self.accept_below else ">="
         point = 1 - self.level if self.accept_below else self.level
-        return (f"{self.statistic} {op} {self.threshold:.4g}, the {point:.0%} point of {self.replicas:,} "
-                f"draws of {self.null}; false rejection {self.false_rejection:.1%} on fresh null draws, power "
-                f"{self.power:.0%} against {self.alternative}")
+        fit = self.replicas // 2  # calibrate() sets the threshold on the first half and checks it on the rest
+        return (f"{self.statistic} {op} {self.threshold:.4g}, the {point:.0%} point of {fit:,} draws of "
+                f"{self.null}; false rejection {self.false_rejection:.1%} on {self.replicas - fit:,} other null "
+                f"draws, power {self.power:.0%} against {self.alternative}")
 
 
 def calibrate(
