@@ -68,7 +68,7 @@ def test_spreads_busy_runs_and_the_memory_plan_are_shown():
                             "storage_accuracy": [{"storage": "float32 basis", "seconds": 1.0, "w1_to_exact": 0.02}]},
     }
     (targets_title, measured), (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
-    assert targets_title.startswith("The issue's targets") and list(measured["status"]) == ["met"]
+    assert targets_title.startswith("The engine's speed and memory targets") and list(measured["status"]) == ["met"]
     assert "BUSY: other processes used 1.30 cores" in title
     assert hvp.loc["ours", "hvp_over_gradient_spread"] == "0.9-1.2 (n = 5)"
     assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GiB"] == 42
@@ -117,5 +117,6 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
     assert br.targets(result)[3]["met"] is False
     table = br.targets_table(rows)
     assert list(table["status"]) == ["met", "not met", "met", "met"]
-    assert br.tables({"exact_hessian": result["exact_hessian"]})[0][0].startswith("The issue's targets")
+    title = br.tables({"exact_hessian": result["exact_hessian"]})[0][0]
+    assert title.startswith("The engine's speed and memory targets")
     assert br.targets({"machine": {}}) == []

@@ -215,8 +215,8 @@ def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
     out: list[tuple[str, pd.DataFrame]] = []
     measured = targets(result)
     if measured:
-        out.append(("The issue's targets (median and range of the per-round ratios; each rule in its row):",
-                    targets_table(measured)))
+        out.append(("The engine's speed and memory targets (median and range of the per-round ratios; each rule "
+                    "in its row):", targets_table(measured)))
     if "exact_hessian" in result:
         e = result["exact_hessian"]
         out.append((load_note(e).strip(), _rows(e["rows"], "problem")))
