@@ -83,5 +83,7 @@ if __name__ == "__main__":
           + ":")
     with pd.option_context("display.max_colwidth", None, "display.width", 250):
         print(targets_table(summary).drop(columns="rule").to_string())
+    for rule in dict.fromkeys(row["rule"] for row in summary):
+        print(f"  rule: {rule}")
     save("targets", {"rows": summary, "sections": list(measured), "busy_sections": busy}, args.tag)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)
