@@ -61,8 +61,8 @@ if __name__ == "__main__":
         print(f"HVP: P = {result['P']}, N = {result['N']}, gradient {result['gradient_s']:.4g} s")
         print(table(result["rows"], ["method", "seconds_per_vector", "hvp_over_gradient", "rel_diff_vs_ours",
                                      "error"]), flush=True)
-        measured["hvp_over_gradient"] = result
         save("hvp_over_gradient", result, args.tag)
+        measured["hvp_over_gradient"] = result
     if "slq" in args.only:
         # the 100 steps x 10 probes; fewer images than its 5,000 so that the three peers finish in minutes
         small = {"n_images": 1000, "batch_size": 500, "accuracy_images": 200}

@@ -99,7 +99,7 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
              "func_hessian_over_ours_per_round": [4.0, 5.0, 6.0]},
             {"problem": "conv-net-generic-32", "P": 20, "func_hessian_over_ours": 2.0},
             {"problem": "big", "P": 30}]},
-        "hvp_over_gradient": {"rows": [], "targets": [{"target": "hvp", "measured": "1.2x", "met": True}]},
+        "hvp_over_gradient": {"rows": [], "targets": [{"target": "hvp", "limit": 1.3, "measured": 1.2, "met": True}]},
         "slq": {"rows": [
             {"method": "ours", "seconds": 1.0, "seconds_per_round": [1.0, 1.0, 1.0], "w1_mean": 0.010, "w1_se": 0.001,
              "seconds_spread": spread},
@@ -110,7 +110,7 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
     assert [r["met"] for r in rows] == [True, False, True, True]
     assert rows[0]["measured"] == "5.00x (4.00-6.00 over 3 rounds)" and "structured path (mlp" in rows[0]["target"]
     assert "generic path" in rows[1]["target"] and "no per-round record" in rows[1]["measured"]
-    assert rows[2]["target"] == "hvp"
+    assert rows[2] == {"target": "hvp", "measured": "1.2", "met": True, "rule": "met when the measured value is <= 1.3"}
     assert rows[3]["measured"].startswith("3.50x (3.00-4.00 over 3 rounds) faster than a") and "failed: b" in \
         rows[3]["measured"]
     result["slq"]["rows"][0]["w1_mean"] = 0.015  # worse than peer a by more than two standard errors

@@ -186,12 +186,21 @@ def _plan_target(section: dict[str, Any]) -> list[dict[str, Any]]:
              "rule": f"met when every plan's predicted device peak is <= {PLAN_GPU_BYTES / 1e9:.0f} GB"}]
 
 
+def _bench_target(row: dict[str, Any]) -> dict[str, Any]:
+    """A target row a bench recorded itself (``target``, ``measured``, ``met``, and ``rule`` or an upper ``limit``),
+    in this module's form: the measured value as text, "n/a (not measured)" when absent, and a rule."""
+    value = row.get("measured")
+    measured = value if isinstance(value, str) else "n/a (not measured)" if value is None else f"{value:.3g}"
+    rule = row.get("rule") or (f"met when the measured value is <= {row['limit']:g}" if "limit" in row else "")
+    return {"target": row["target"], "measured": measured, "met": row.get("met"), "rule": rule}
+
+
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets measured in one results file: dicts with ``target``, ``measured`` (median and spread),
     ``met`` (True, False, or None when not measured) and ``rule`` (how ``met`` is decided). The HVP section
     contributes the rows its bench records under ``targets`` (same keys); a missing section contributes nothing."""
     out = _exact_targets(result["exact_hessian"]) if "exact_hessian" in result else []
-    out += [dict(row) for row in result.get("hvp_over_gradient", {}).get("targets", [])]
+    out += [_bench_target(row) for row in result.get("hvp_over_gradient", {}).get("targets", [])]
     if "slq" in result:
         out += _slq_target(result["slq"])
     if "slq_memory_plan" in result:
