@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,8 +21,11 @@ import psutil
 import torch
 from torch import nn
 
-from lib.book.records import PeriodicSampler
-from lib.curvature.device import default_device
+# the benchmarks measure the lib of the checkout they sit in, not whichever copy the environment has installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lib.book.records import PeriodicSampler  # noqa: E402
+from lib.curvature.device import default_device  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

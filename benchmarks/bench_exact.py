@@ -5,10 +5,13 @@ path (the generic assembly from Hessian-vector products). Ours and torch.func.he
 row reports the medians, their spread and the per-round ratios. Prints times and ratios; writes
 results/<device>.json.
 
-Both models are sequential Linear + elementwise-activation networks under a per-sample loss, so ``exact_hessian``
-takes the structured path (``lib.curvature.exact_structured``: pre-activation Hessians from S forward-over-reverse
-products,
-then a few GEMMs over the samples) rather than assembling H from P Hessian-vector products as the other two do."""
+The models of (a) and (b) are sequential Linear + elementwise-activation networks under a per-sample loss, so
+``exact_hessian`` takes the structured path (``lib.curvature.exact_structured``: pre-activation Hessians from S
+forward-over-reverse products, then a few GEMMs over the samples) rather than assembling H from P Hessian-vector
+products as the other two do. The conv net of (c) takes the generic path (``lib.curvature.dense.dense_matrix``):
+blocks of identity columns through vmapped Hessian-vector products, only the lower block triangle (each parameter
+tensor's columns from the Hessian restricted to the tensors from it on, so no tangent runs through the layers before
+it), mirrored."""
 
 from __future__ import annotations
 
@@ -56,28 +59,36 @@ def func_hessian(model, loss_fn, x, y):
 
 
 def problems():
-    """(name, model, inputs, targets, whether torch.func.hessian is run): jacfwd pushes all P tangents through at
-    once, P x N x width floats per activation, so on the full digits it needs about 10 GB and is run on 256."""
+    """(name, path of exact_hessian, model, inputs, targets, whether torch.func.hessian is run): jacfwd pushes all
+    P tangents through at once, P x N x width floats per activation, so on the full digits it needs about 10 GB and
+    is run on 256."""
     dev = default_device()
     model, x, y = mlp_digits()
     model, x, y = model.double().to(dev), x.double().to(dev), y.to(dev)
-    yield "mlp-digits-256", model, x[:256], y[:256], True
-    yield "mlp-digits-1797", model, x, y, False
+    yield "mlp-digits-256", "structured", model, x[:256], y[:256], True
+    yield "mlp-digits-1797", "structured", model, x, y, False
     x, y = images(64, seed=3)
     torch.manual_seed(2)
     softmax = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).double().to(dev)
-    yield "softmax-regression-64", softmax, x.double().to(dev), y.to(dev), True
+    yield "softmax-regression-64", "structured", softmax, x.double().to(dev), y.to(dev), True
     # a conv net has no structured path: exact_hessian assembles H from blocks of Hessian-vector products
     x, y = images(32, seed=4)
-    yield "conv-net-generic-32", conv_net(4, 16).double().to(dev).eval(), x.double().to(dev), y.to(dev), True
+    yield ("conv-net-generic-32", "generic", conv_net(4, 16).double().to(dev).eval(), x.double().to(dev), y.to(dev),
+           True)
 
 
-def main(repeats: int = 5, row_sample: int = 400) -> list[dict]:
+def main(repeats: int = 5, row_sample: int = 400, only: list[str] | None = None) -> list[dict]:
+    """Time every problem (or the ``only`` ones, by name)."""
     loss = nn.CrossEntropyLoss()
     rows = []
-    for name, model, x, y, run_func in problems():
+    for name, path, model, x, y, run_func in problems():
+        if only is not None and name not in only:
+            continue
         P = num_params(model)
-        row = {"problem": name, "P": P, "N": x.shape[0]}
+        row = {"problem": name, "path": path, "P": P, "N": x.shape[0]}
+        if not run_func:
+            reason = f"torch.func.hessian not run: it holds all P tangents at once, about 10 GB at N = {x.shape[0]:,}"
+            row["not_run"] = dict.fromkeys(("torch_func", "func_hessian", "max_abs_diff_vs_func"), reason)
         H = exact_hessian(model, loss, x, y)
         fns = {"ours": partial(exact_hessian, model, loss, x, y)}
         if run_func:
@@ -112,8 +123,9 @@ def main(repeats: int = 5, row_sample: int = 400) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=None, help="problem names (default: all)")
     args = parser.parse_args()
-    rows = main(args.repeats)
+    rows = main(args.repeats, only=args.only)
     print(table(rows, ["problem", "P", "ours_s", "torch_func_hessian_s", "row_loop_s", "func_hessian_over_ours",
                        "row_loop_over_ours"]))
     print("saved", save("exact_hessian", {"rows": rows}))

@@ -114,6 +114,7 @@ def main(n_images=5000, batch_size=1000, steps=100, probes=10, repeats=5, width=
         else:
             row["seconds"] = spread(measured)["median"]
             row["seconds_spread"] = spread(measured)
+            row["seconds_per_round"] = measured  # round i of every method ran back to back: ratios per round
         row.update(acc["methods"][name])
         rows.append(row)
     fastest_peer = min((r["seconds"] for r in rows[1:] if "seconds" in r), default=float("nan"))

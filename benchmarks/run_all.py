@@ -7,6 +7,10 @@ Every row is repeated (5 rounds by default) and reports its spread. torch runs w
 1: on a shared 2-core machine a second thread competes with the other jobs and can make a gradient 4x slower), and
 the CPU use of other processes is sampled throughout each benchmark: a benchmark during which others used more than
 a quarter of a core on average is flagged BUSY in the output and in the results file.
+
+At the end one table states each of the issue's targets measured in this run, its value (median and range of the
+per-round ratios) and whether it was met (``lib.book.benchmark_results.targets``); it is saved as the section
+``targets``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import time
 import bench_exact
 import bench_hvp
 import bench_slq
+import pandas as pd
 import slq_memory_plan
 from _common import LoadMonitor, save, table, use_threads
+
+from lib.book.benchmark_results import targets, targets_table
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -39,12 +46,14 @@ if __name__ == "__main__":
                   f"(max {load['other_cores_max']:.2f}); its timings are not those of a quiet machine", flush=True)
         return load
 
+    measured = {}  # the sections of this run, for the targets table
     if "exact" in args.only:
         with LoadMonitor().watching() as monitor:
             rows = bench_exact.main(repeats=args.repeats)
         print(table(rows, ["problem", "P", "ours_s", "torch_func_hessian_s", "row_loop_s", "func_hessian_over_ours",
                            "row_loop_over_ours"]), flush=True)
-        save("exact_hessian", {"rows": rows, "load": report("exact", monitor)}, args.tag)
+        measured["exact_hessian"] = {"rows": rows, "load": report("exact", monitor)}
+        save("exact_hessian", measured["exact_hessian"], args.tag)
     if "hvp" in args.only:
         with LoadMonitor().watching() as monitor:
             result = bench_hvp.main(2000, 500, max(args.repeats, 7))
@@ -53,6 +62,7 @@ if __name__ == "__main__":
         print(table(result["rows"], ["method", "seconds_per_vector", "hvp_over_gradient", "rel_diff_vs_ours",
                                      "error"]), flush=True)
         save("hvp_over_gradient", result, args.tag)
+        measured["hvp_over_gradient"] = result
     if "slq" in args.only:
         # the issue's 100 steps x 10 probes; fewer images than its 5,000 so that the three peers finish in minutes
         small = {"n_images": 1000, "batch_size": 500, "accuracy_images": 200}
@@ -62,7 +72,18 @@ if __name__ == "__main__":
         result["load"] = report("slq", monitor)
         print(f"SLQ: P = {result['P']}, N = {result['N']}, {result['steps']} steps x {result['probes']} probes")
         print(table(result["rows"], ["method", "seconds", "speedup_vs_fastest_peer", "w1_mean", "w1_se", "error"]))
+        measured["slq"] = result
         save("slq", result, args.tag)
     if "plan" in args.only:
-        save("slq_memory_plan", slq_memory_plan.main(), args.tag, own_machine=True)
+        measured["slq_memory_plan"] = slq_memory_plan.main()
+        save("slq_memory_plan", measured["slq_memory_plan"], args.tag, own_machine=True)
+    summary = targets(measured)
+    busy = [name for name, section in measured.items() if section.get("load", {}).get("busy")]
+    print("\nTargets of the issue, measured in this run" + (f" (BUSY during: {', '.join(busy)})" if busy else "")
+          + ":")
+    with pd.option_context("display.max_colwidth", None, "display.width", 250):
+        print(targets_table(summary).drop(columns="rule").to_string())
+    for rule in dict.fromkeys(row["rule"] for row in summary):
+        print(f"  rule: {rule}")
+    save("targets", {"rows": summary, "sections": list(measured), "busy_sections": busy}, args.tag)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)

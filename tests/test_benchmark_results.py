@@ -67,8 +67,56 @@ def test_spreads_busy_runs_and_the_memory_plan_are_shown():
                                             "device_bytes": 42 * 2**30, "host_bytes": 0}},
                             "storage_accuracy": [{"storage": "float32 basis", "seconds": 1.0, "w1_to_exact": 0.02}]},
     }
-    (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
+    (targets_title, measured), (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
+    assert targets_title.startswith("The engine's speed and memory targets") and list(measured["status"]) == ["met"]
     assert "BUSY: other processes used 1.30 cores" in title
     assert hvp.loc["ours", "hvp_over_gradient_spread"] == "0.9-1.2 (n = 5)"
     assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GiB"] == 42
     assert accuracy.loc["float32 basis", "w1_to_exact"] == 0.02
+
+
+def test_errors_and_empty_cells_are_explained():
+    error = ("RuntimeError('This function was deprecated since version 1.9 and is now removed. `torch.linalg.eig` "
+             "returns complex tensors')")
+    assert br.explain_error(error) == ("failed: RuntimeError: This function was deprecated since version 1.9 and is "
+                                       "now removed.")
+    rows = [{"method": "ours", "seconds": 1.0, "w1_mean": 0.1},
+            {"method": "peer", "error": error},
+            {"method": "other", "seconds": 2.0, "not_run": {"w1": "too large for the exact spectrum"}}]
+    frame = br._rows(rows, "method")
+    assert frame.loc["peer", "seconds"] == "n/a (the method failed)"
+    assert frame.loc["peer", "error"].startswith("failed: RuntimeError: This function was deprecated")
+    assert frame.loc["other", "w1_mean"] == "n/a (too large for the exact spectrum)"
+    assert frame.loc["ours", "error"] == "" and "not_run" not in frame.columns
+    assert not frame.isna().any().any()
+
+
+def test_targets_state_values_spreads_and_whether_they_were_met():
+    spread = {"median": 1.0, "q1": 1.0, "q3": 1.0, "min": 1.0, "max": 1.0, "n": 3}
+    result = {
+        "exact_hessian": {"rows": [
+            {"problem": "mlp", "path": "structured", "P": 10, "func_hessian_over_ours": 5.0,
+             "func_hessian_over_ours_per_round": [4.0, 5.0, 6.0]},
+            {"problem": "conv-net-generic-32", "P": 20, "func_hessian_over_ours": 2.0},
+            {"problem": "big", "P": 30}]},
+        "hvp_over_gradient": {"rows": [], "targets": [{"target": "hvp", "limit": 1.3, "measured": 1.2, "met": True}]},
+        "slq": {"rows": [
+            {"method": "ours", "seconds": 1.0, "seconds_per_round": [1.0, 1.0, 1.0], "w1_mean": 0.010, "w1_se": 0.001,
+             "seconds_spread": spread},
+            {"method": "a", "seconds": 3.5, "seconds_per_round": [3.0, 3.5, 4.0], "w1_mean": 0.011, "w1_se": 0.001},
+            {"method": "b", "error": "ValueError('no')"}]},
+    }
+    rows = br.targets(result)
+    assert [r["met"] for r in rows] == [True, False, True, True]
+    assert rows[0]["measured"] == "5.00x (4.00-6.00 over 3 rounds)" and "structured path (mlp" in rows[0]["target"]
+    assert "generic path" in rows[1]["target"] and "no per-round record" in rows[1]["measured"]
+    assert rows[2] == {"target": "hvp", "measured": "1.2", "met": True, "rule": "met when the measured value is <= 1.3"}
+    assert rows[3]["measured"].startswith("3.50x (3.00-4.00 over 3 rounds) faster than a") and "failed: b" in \
+        rows[3]["measured"]
+    result["slq"]["rows"][0]["w1_mean"] = 0.015  # worse than peer a by more than two standard errors
+    assert br.targets(result)[3]["met"] is False
+    table = br.targets_table(rows)
+    assert list(table["status"]) == ["met", "not met", "met", "met"]
+    title = br.tables({"exact_hessian": result["exact_hessian"]})[0][0]
+    assert title.startswith("The engine's speed and memory targets")
+    assert br.targets({"machine": {}}) == []

@@ -72,6 +72,49 @@ def test_conv_net_hessian_matches_torch_func():
     torch.testing.assert_close(H, _oracle(model, nn.CrossEntropyLoss(), x, y), rtol=0, atol=1e-12)
 
 
+class _HeadFirst(nn.Module):
+    """A conv net whose classifier is registered before its feature layers: parameter order is not forward order."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(8)
+        self.head = nn.Linear(2 * 2 * 2, 3)
+        self.features = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("order", ["forward", "head-first"])
+def test_lower_triangle_assembly_matches_oracles_on_batches(order, reduction):
+    """The generic dense path computes only the lower block triangle (each tensor's columns from the operator
+    restricted to the tensors from it on) and mirrors it: it must still equal torch.func.hessian of the whole loss
+    (and J^T H_out J, and their difference) over weighted batches, whatever order the tensors are registered in."""
+    from lib.curvature.dense import dense_matrix
+
+    torch.manual_seed(9)
+    model = (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+             if order == "forward" else _HeadFirst()).double().eval()
+    x = torch.randn(11, 1, 6, 6, dtype=F64)
+    y = torch.randint(0, 3, (11,))
+    loss = nn.CrossEntropyLoss(reduction=reduction)
+    # batches of 4, 4 and 3: the loss over the data is sum_b w_b loss_b, w_b = n_b / N (batch means) or 1 / N (sums)
+    weights = [(len(y[i:i + 4]) if reduction == "mean" else 1) / 11 for i in range(0, 11, 4)]
+    expected = sum(w * _oracle(model, loss, x[i:i + 4], y[i:i + 4]) for w, i in zip(weights, range(0, 11, 4),
+                                                                                      strict=True))
+    kwargs = {"batch_size": 4, "reduction": reduction, "device": "cpu"}
+    H = dense_matrix(HessianOperator(model, loss, (x, y), **kwargs), block=5)
+    torch.testing.assert_close(H, expected, rtol=0, atol=1e-12)
+    assert torch.equal(H, H.T)
+    columns = {kind: dense_matrix(cls(model, loss, (x, y), backend="autograd", **kwargs))  # whole columns
+               for kind, cls in (("ggn", GGNOperator), ("residual", ResidualOperator))}
+    for kind, cls in (("ggn", GGNOperator), ("residual", ResidualOperator)):
+        torch.testing.assert_close(dense_matrix(cls(model, loss, (x, y), **kwargs)), columns[kind], rtol=0,
+                                   atol=1e-12)
+    torch.testing.assert_close(columns["ggn"] + columns["residual"], expected, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["func", "autograd"])
 def test_regression_net_mse_hessian_matches_torch_func(backend):
     torch.manual_seed(3)

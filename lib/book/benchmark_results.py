@@ -1,17 +1,22 @@
 """The committed benchmark results (``benchmarks/results/<tag>.json``, written by ``benchmarks/run_all.py``).
 
-Each file holds a ``machine`` entry and up to three sections, ``exact_hessian``, ``hvp_over_gradient`` and
-``slq``, each with a list of ``rows``. A chapter reads them through :func:`load_results`, shows them with
-:func:`tables` and picks rows with :func:`find_row`, which looks a row up by the values of its recorded fields
-(``method``, ``problem``) and names what is missing when there is no such row, rather than failing on a bare key.
+Each file holds a ``machine`` entry and the sections ``exact_hessian``, ``hvp_over_gradient``, ``slq`` and
+``slq_memory_plan`` (``rows``, or ``plans``), and ``targets``: the issue's targets, each measured value and whether
+it was met (:func:`targets`, written by ``run_all.py``). A chapter reads them through :func:`load_results`, shows
+them with :func:`tables` and picks rows with :func:`find_row`, which looks a row up by the values of its recorded
+fields (``method``, ``problem``) and names what is missing when there is no such row, rather than failing on a bare
+key. A row may say why a cell is empty (``not_run``: column -> reason) and a peer that failed carries its ``error``;
+the tables show "n/a (reason)" and a one-line explanation instead of blank cells and tracebacks.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lib.book.fingerprint import REPO_ROOT
@@ -71,21 +76,156 @@ def load_note(section: dict[str, Any]) -> str:
             f"{load['other_cores_max']:.2f} at most]")
 
 
+def explain_error(error: str) -> str:
+    """A peer's recorded error (the ``repr`` of its exception, cut at 200 characters) as one line: "failed:
+    <exception type>: <first sentence of its message>"."""
+    found = re.match(r"^(\w+)\((['\"])(.*)", error, flags=re.S)
+    if not found:
+        return f"failed: {error.strip()[:120]}"
+    kind, message = found.group(1), found.group(3).rstrip("')\"")
+    sentence = re.split(r"(?<=[.;])\s", message, maxsplit=1)[0]
+    return f"failed: {kind}: {sentence[:120]}"
+
+
+def _missing(row: dict[str, Any], column: str) -> str:
+    """What an empty cell of ``row`` says: the reason the bench recorded (``not_run``), else that the row's method
+    failed or that the value was not measured."""
+    reasons = row.get("not_run") or {}
+    reason = next((text for key, text in reasons.items() if column.startswith(key)), None)
+    if reason is None:
+        reason = "the method failed" if "error" in row else "not measured"
+    return f"n/a ({reason})"
+
+
 def _rows(rows: list[dict[str, Any]], index: str) -> pd.DataFrame:
-    """A section's rows as a table; the spread columns (dicts of repeated timings) as "q1-q3" text."""
+    """A section's rows as a table: the spread columns (dicts of repeated timings) as "q1-q3 (n = ...)" text, an
+    error as :func:`explain_error`'s line, every empty cell as "n/a (reason)" (:func:`_missing`), per-round and
+    per-seed lists and the ``not_run`` notes left out."""
     frame = pd.DataFrame(rows).set_index(index)
+    frame = frame.drop(columns=[c for c in frame.columns
+                                if c.endswith(("_per_round", "_per_seed")) or c == "not_run"]).astype(object)
     for column in [c for c in frame.columns if c.endswith("_spread")]:
-        frame[column] = [f"{v['q1']:.3g}-{v['q3']:.3g} (n = {v['n']})" if isinstance(v, dict) else ""
+        frame[column] = [f"{v['q1']:.3g}-{v['q3']:.3g} (n = {v['n']})" if isinstance(v, dict) else np.nan
                          for v in frame[column]]
-    return frame.drop(columns=[c for c in frame.columns if c.endswith("_per_round")])
+    if "error" in frame.columns:
+        frame["error"] = [explain_error(v) if isinstance(v, str) else "" for v in frame["error"]]
+    for i, row in enumerate(rows):
+        for j, column in enumerate(frame.columns):
+            value = frame.iat[i, j]
+            if column != "error" and (value is None or (isinstance(value, float) and np.isnan(value))):
+                frame.iat[i, j] = _missing(row, column)
+    return frame
+
+
+#: the issue's targets (conventions of the engine, not a paper's): exact Hessian over torch.func.hessian, SLQ
+#: over the fastest peer, and the GPU the paper-scale SLQ plan must fit
+EXACT_OVER_FUNC, SLQ_OVER_PEER, PLAN_GPU_BYTES = 3.0, 3.0, 80e9
+
+
+def _ratio_text(values: list[float]) -> str:
+    """Per-round ratios as "median (min-max over n rounds)"; one value as the ratio of medians (older files)."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}x (ratio of medians; no per-round record)"
+    return f"{np.median(values):.2f}x ({min(values):.2f}-{max(values):.2f} over {len(values)} rounds)"
+
+
+def _exact_targets(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """One target per exact-Hessian problem timed against torch.func.hessian (per-round ratios when recorded)."""
+    out = []
+    for row in section.get("rows", []):
+        if "func_hessian_over_ours" not in row:
+            continue
+        ratios = row.get("func_hessian_over_ours_per_round") or [row["func_hessian_over_ours"]]
+        path = row.get("path", "generic" if "generic" in row["problem"] else "structured")
+        out.append({"target": f"exact Hessian >= {EXACT_OVER_FUNC:g}x torch.func.hessian, {path} path "
+                              f"({row['problem']}, P = {row['P']:,})",
+                    "measured": _ratio_text(ratios), "met": bool(np.median(ratios) >= EXACT_OVER_FUNC),
+                    "rule": f"met when the median of the per-round ratios is >= {EXACT_OVER_FUNC:g}"})
+    return out
+
+
+def _slq_target(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """SLQ against the fastest peer (per-round ratios when recorded) and the most accurate peer's W1."""
+    rows = section.get("rows", [])
+    ours = next((row for row in rows if row.get("method") == "ours" and "seconds" in row), None)
+    peers = [row for row in rows if row.get("method") != "ours" and "seconds" in row]
+    target = f"SLQ >= {SLQ_OVER_PEER:g}x the fastest peer at equal or better W1"
+    if ours is None or not peers:
+        return [{"target": target, "measured": "n/a (ours or every peer missing or failed)", "met": None,
+                 "rule": "not decided without a timed peer"}]
+    fastest = min(peers, key=lambda row: row["seconds"])
+    if "seconds_per_round" in ours and "seconds_per_round" in fastest:
+        ratios = [p / o for p, o in zip(fastest["seconds_per_round"], ours["seconds_per_round"], strict=True)]
+    else:
+        ratios = [fastest["seconds"] / ours["seconds"]]
+    accurate = [row for row in peers if "w1_mean" in row]
+    best = min(accurate, key=lambda row: row["w1_mean"]) if accurate else None
+    w1_ok = best is None or ours["w1_mean"] <= best["w1_mean"] + 2 * np.hypot(ours["w1_se"], best["w1_se"])
+    failed = [row["method"] for row in rows if "error" in row]
+    measured = (f"{_ratio_text(ratios)} faster than {fastest['method']}; W1 {ours['w1_mean']:.3g} ± "
+                f"{ours['w1_se']:.2g} (ours) vs {best['w1_mean']:.3g} ± {best['w1_se']:.2g} ({best['method']}, the "
+                "most accurate peer)" if best else f"{_ratio_text(ratios)} faster than {fastest['method']}")
+    if failed:
+        measured += f"; failed: {', '.join(failed)}"
+    return [{"target": target, "measured": measured,
+             "met": bool(np.median(ratios) >= SLQ_OVER_PEER and w1_ok),
+             "rule": f"met when the median per-round speed-up over the fastest peer is >= {SLQ_OVER_PEER:g} and "
+                     "our mean W1 is not above the most accurate peer's by more than two standard errors of the "
+                     "difference"}]
+
+
+def _plan_target(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The VGG-16 paper-scale SLQ plans and whether each fits the 80 GB GPU."""
+    plans = section.get("plans", {})
+    largest = max((p["device_bytes"] for p in plans.values()), default=None)
+    return [{"target": f"VGG-16 paper-scale SLQ plan printed and within {PLAN_GPU_BYTES / 1e9:.0f} GB",
+             "measured": "n/a (no plan recorded)" if largest is None else
+             "; ".join(f"{p['num_probes']} x {p['num_steps']}: {p['device_bytes'] / 1e9:.1f} GB"
+                       for p in plans.values()),
+             "met": None if largest is None else bool(largest <= PLAN_GPU_BYTES),
+             "rule": f"met when every plan's predicted device peak is <= {PLAN_GPU_BYTES / 1e9:.0f} GB"}]
+
+
+def _bench_target(row: dict[str, Any]) -> dict[str, Any]:
+    """A target row a bench recorded itself (``target``, ``measured``, ``met``, and ``rule`` or an upper ``limit``),
+    in this module's form: the measured value as text, "n/a (not measured)" when absent, and a rule."""
+    value = row.get("measured")
+    measured = value if isinstance(value, str) else "n/a (not measured)" if value is None else f"{value:.3g}"
+    rule = row.get("rule") or (f"met when the measured value is <= {row['limit']:g}" if "limit" in row else "")
+    return {"target": row["target"], "measured": measured, "met": row.get("met"), "rule": rule}
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets measured in one results file: dicts with ``target``, ``measured`` (median and spread),
+    ``met`` (True, False, or None when not measured) and ``rule`` (how ``met`` is decided). The HVP section
+    contributes the rows its bench records under ``targets`` (same keys); a missing section contributes nothing."""
+    out = _exact_targets(result["exact_hessian"]) if "exact_hessian" in result else []
+    out += [_bench_target(row) for row in result.get("hvp_over_gradient", {}).get("targets", [])]
+    if "slq" in result:
+        out += _slq_target(result["slq"])
+    if "slq_memory_plan" in result:
+        out += _plan_target(result["slq_memory_plan"])
+    return out
+
+
+def targets_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The targets as a table: target, measured, "met" / "not met" / "n/a (not measured)", rule."""
+    verdict = {True: "met", False: "not met", None: "n/a (not measured)"}
+    return pd.DataFrame([{"target": r["target"], "measured": r["measured"], "status": verdict[r.get("met")],
+                          "rule": r.get("rule", "")} for r in rows], columns=["target", "measured", "status", "rule"]
+                        ).set_index("target")
 
 
 def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
-    """The sections of one results file as ``(title, table)`` pairs, in the order exact Hessian, HVP / gradient,
-    SLQ, SLQ memory plan (the sections present); the title states the problem size and, where recorded, the load
-    of the machine while it ran ("" for the exact Hessians without a load record, whose table has the sizes per
-    row)."""
+    """The sections of one results file as ``(title, table)`` pairs, in the order the issue's targets
+    (:func:`targets`), exact Hessian, HVP / gradient, SLQ, SLQ memory plan (the sections present); the title
+    states the problem size and, where recorded, the load of the machine while it ran ("" for the exact Hessians
+    without a load record, whose table has the sizes per row)."""
     out: list[tuple[str, pd.DataFrame]] = []
+    measured = targets(result)
+    if measured:
+        out.append(("The engine's speed and memory targets (median and range of the per-round ratios; each rule "
+                    "in its row):", targets_table(measured)))
     if "exact_hessian" in result:
         e = result["exact_hessian"]
         out.append((load_note(e).strip(), _rows(e["rows"], "problem")))

@@ -33,7 +33,7 @@ LONG_RANGE_Z = 4
 CHI2_RESOLVED = 2
 #: speed targets of the engine (the issue's): exact Hessian vs torch.func.hessian and vs paper 1's row loop,
 #: HVP / gradient for one vector and per vector of ten, SLQ against the fastest peer
-FUNC_SPEEDUP, LOOP_SPEEDUP, HVP_ONE, HVP_TEN, SLQ_SPEEDUP = 3, 1, 1.8, 1.3, 2
+FUNC_SPEEDUP, LOOP_SPEEDUP, HVP_ONE, HVP_TEN, SLQ_SPEEDUP = 3, 1, 1.8, 1.3, 3
 #: the SLQ claim's status is stated, not decided by a threshold: SLQ matches the exact spectrum's outliers and
 #: moments but resolves the bulk near zero only coarsely (the chapter's figure), whatever W1 comes out
 SLQ_STATUS = "qualified"
@@ -179,7 +179,7 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
         margin = 2 * np.hypot(ours["w1_se"], most_accurate["w1_se"])
         ok_acc = ours["w1_mean"] <= most_accurate["w1_mean"] + margin
         speedup = fastest["seconds"] / ours["seconds"]
-        rows.append((f"[{tag}] SLQ at least 2x faster than the fastest peer, with equal or better accuracy",
+        rows.append((f"[{tag}] SLQ at least {SLQ_SPEEDUP}x faster than the fastest peer, with equal or better accuracy",
                      f"{speedup:.2f}x faster than {fastest['method']}; W1 {ours['w1_mean']:.2e} ± "
                      f"{ours['w1_se']:.1e} vs {most_accurate['w1_mean']:.2e} ± {most_accurate['w1_se']:.1e} "
                      f"({most_accurate['method']}; {r['slq']['accuracy_seeds']} probe seeds)",

@@ -5,8 +5,11 @@ batch of a dataset).
 
 Dense Hessians of sequential Linear + elementwise-activation networks come from their second-order structure
 (``lib.curvature.exact_structured``); other dense matrices are assembled column block by column block from the
-operators'
-matrix products, H[:, S] = H E_S. Both are symmetrised, (H + H^T)/2, before ``torch.linalg.eigvalsh``.
+operators' matrix products, H[:, S] = H E_S. For the whole model in eval mode only the lower block triangle is
+computed: the columns of parameter tensor t are products of the operator restricted to tensors t, t+1, ...
+(every earlier tensor held fixed), so in a network whose parameters are registered in forward order the tangents
+start at layer t and the backward pass stops there; the upper triangle is its mirror image. Every matrix is made
+exactly symmetric before ``torch.linalg.eigvalsh``.
 """
 
 from __future__ import annotations
@@ -55,28 +58,67 @@ def _auto_block(op: HessianOperator | GGNOperator | ResidualOperator) -> int:
 def dense_matrix(op: HessianOperator | GGNOperator | ResidualOperator, block: int | None = None) -> Tensor:
     """Assemble the P x P matrix of a curvature operator.
 
-    Returns the symmetrised matrix (M + M^T)/2 in the operator's dtype and on its device. The Hessian of a
+    Returns an exactly symmetric matrix in the operator's dtype and on its device. The Hessian of a
     sequential Linear + elementwise-activation network under a per-sample loss comes from its second-order
     structure in a few GEMMs (``lib.curvature.exact_structured``: several times faster than
     ``torch.func.hessian``); every
     other case from products with blocks of identity columns, H[:, S] = H E_S, ``block`` columns per pass
-    (default: as many as fit in about 1 GiB of tangents).
+    (default: as many as fit in about 1 GiB of tangents): with the ``"func"`` back-end, every parameter selected,
+    eval mode and local data, only the lower block triangle, each tensor's columns from the operator restricted
+    to the tensors from it on (see :func:`_lower_triangle`), then mirrored; otherwise the full columns, then
+    (M + M^T)/2.
     """
     if block is not None and int(block) < 1:
         raise ValueError(f"block must be a positive integer, got {block}")
     structured = op.structured_matrix()
     if structured is not None:
         return structured
+    if op.backend == "func" and op.whole_model_local():
+        return _lower_triangle(op, block)
     size = op.shape[0]
     block = _auto_block(op) if block is None else int(block)
     matrix = torch.empty(size, size, dtype=op.dtype, device=op.device)
     for start in range(0, size, block):
         stop = min(size, start + block)
-        basis = torch.zeros(size, stop - start, dtype=op.dtype, device=op.device)
-        basis[start:stop].fill_diagonal_(1.0)
-        matrix[:, start:stop] = op.matmat(basis)
+        matrix[:, start:stop] = op.matmat(_identity_columns(size, start, stop, op))
     matrix.add_(matrix.T.clone()).mul_(0.5)
     return matrix
+
+
+def _identity_columns(size: int, start: int, stop: int, op: HessianOperator | GGNOperator | ResidualOperator) -> Tensor:
+    """Columns ``start:stop`` of the size x size identity, in the operator's dtype and on its device."""
+    basis = torch.zeros(size, stop - start, dtype=op.dtype, device=op.device)
+    basis[start:stop].fill_diagonal_(1.0)
+    return basis
+
+
+def _lower_triangle(op: HessianOperator | GGNOperator | ResidualOperator, block: int | None) -> Tensor:
+    """The matrix of ``op`` (every parameter, eval mode, local data) from its lower block triangle.
+
+    A second derivative d^2 L / dtheta_r dtheta_c does not change when the parameters outside {r, c} are held
+    fixed, so the rows r >= first(c) of column c, first(c) the first entry of c's parameter tensor, are column
+    c - first(c) of the same curvature taken over the tensors from c's on (an operator of ``op``'s type with
+    ``params`` those tensors, per batch, weighted as ``op`` weights it). Those products carry no tangent through
+    the layers before c's tensor and stop their backward pass at it. Entries r >= c are kept and mirrored.
+    """
+    size, names = op.shape[0], op.param_names
+    first = np.concatenate([[0], np.cumsum(op.space.sizes)])  # first[t]: where tensor t starts
+    matrix = torch.zeros(size, size, dtype=op.dtype, device=op.device)
+    for weight, x, y in op.weighted_batches():
+        tails: dict[int, HessianOperator | GGNOperator | ResidualOperator] = {}
+        start = 0
+        while start < size:
+            t = int(np.searchsorted(first, start, side="right")) - 1  # the tensor that column ``start`` lies in
+            if t not in tails:  # a single batch of the loss as returned, linear products (no tracing for a few)
+                tails[t] = type(op)(op.model, op.loss_fn, (x, y), params=names[t:], dtype=op.dtype,
+                                    device=op.device, distributed=False, linearize=False)
+            offset = int(first[t])
+            stop = min(size, start + (_auto_block(tails[t]) if block is None else int(block)))
+            columns = _identity_columns(size - offset, start - offset, stop - offset, op)
+            matrix[offset:, start:stop].add_(tails[t].matmat(columns), alpha=weight)
+            start = stop
+    lower = matrix.tril_()
+    return lower.add_(lower.tril(-1).T)
 
 
 def _exact(

@@ -285,22 +285,26 @@ def _products(op: SymmetricOperator, Q: Tensor) -> Tensor:
 
 def _project(bases: Tensor, count: int, w: Tensor) -> Tensor:
     """Coefficients <q_i, w> (k x count, float64) of w (k x P, float64, on the basis' device) on the first
-    ``count`` basis vectors; a float64 basis is used in place, a float32 one in blocks of :data:`REORTH_BLOCK`."""
+    ``count`` basis vectors; a float64 basis is used in place, a float32 one in blocks of :data:`REORTH_BLOCK`.
+
+    Both this and :func:`_subtract` multiply with w or the coefficients as a ROW (1 x P or 1 x count) against the
+    basis as stored (k x count x P): the column forms (basis x column, or transposed basis x column) send CPU BLAS
+    down a strided matrix-vector path several times slower for the same arithmetic."""
     if bases.dtype == torch.float64:
-        return torch.bmm(bases[:, :count], w[:, :, None])[:, :, 0]
-    return torch.cat([torch.bmm(bases[:, b: b + REORTH_BLOCK].to(torch.float64), w[:, :, None])[:, :, 0]
+        return torch.bmm(w[:, None, :], bases[:, :count].transpose(1, 2))[:, 0]
+    return torch.cat([torch.bmm(w[:, None, :], bases[:, b: b + REORTH_BLOCK].to(torch.float64).transpose(1, 2))[:, 0]
                       for b in range(0, count, REORTH_BLOCK)], dim=1)
 
 
 def _subtract(bases: Tensor, coefficients: Tensor, w: Tensor) -> None:
-    """w -= sum_i coefficients_i q_i, in place (blocks as in :func:`_project`)."""
+    """w -= sum_i coefficients_i q_i, in place (blocks and row form as in :func:`_project`)."""
     count = coefficients.shape[1]
     if bases.dtype == torch.float64:
-        w -= torch.bmm(bases[:, :count].transpose(1, 2), coefficients[:, :, None])[:, :, 0]
+        w -= torch.bmm(coefficients[:, None, :], bases[:, :count])[:, 0]
         return
     for b in range(0, count, REORTH_BLOCK):
         block = bases[:, b: b + REORTH_BLOCK].to(torch.float64)
-        w -= torch.bmm(block.transpose(1, 2), coefficients[:, b: b + REORTH_BLOCK, None])[:, :, 0]
+        w -= torch.bmm(coefficients[:, None, b: b + REORTH_BLOCK], block)[:, 0]
 
 
 def _tridiagonalise(
