@@ -15,7 +15,9 @@ batch and v as inputs, and partitions it by what each node depends on (the const
 What crosses the boundary is kept compact: a ReLU output that the tangent part only compares with its threshold
 crosses as a boolean mask, pooling indices cross as the smallest integer type that holds the pooled plane's size
 (widened again once per batch, not per vector), an argument read only for its shape crosses as nothing, and views
-of boundary tensors are taken after the boundary instead of crossing it as further tensors.
+of boundary tensors are taken after the boundary instead of crossing it as further tensors. A constant that is all
+zeros and read only by elementwise arithmetic (the tangent of a first layer's output through its input, which does
+not move) is kept as one broadcast zero.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ _CONST, _PRIMAL, _TANGENT = 0, 1, 2
 _VIEWS = {_aten.view.default, _aten.alias.default, _aten.t.default, _aten.expand.default, _aten.unsqueeze.default,
           _aten.squeeze.dim, _aten.permute.default, _aten.transpose.int, _aten.slice.Tensor, _aten.select.int,
           _aten._unsafe_view.default}
+# arithmetic that reads a broadcast (stride-0) tensor as it reads a dense one
+_ELEMENTWISE = {_aten.add.Tensor, _aten.sub.Tensor, _aten.mul.Tensor}
 # (operation, argument position) read only for its shape and dtype
 _SHAPE_ONLY = {(_aten.max_pool2d_with_indices_backward.default, 1)}
 
@@ -176,11 +180,15 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     boundary = [n for n in nodes if kind.get(n) == _PRIMAL and n not in late
                 and any(tangent_side(u) for u in n.users)]
 
-    # constants: evaluated once
+    # constants: evaluated once; a zero constant read only by elementwise arithmetic is kept as one broadcast zero
     env: dict[fx.Node, object] = {}
     for node in nodes:
         if kind.get(node) == _CONST:
             env[node] = _evaluate(node, env, traced)
+    for node, value in env.items():
+        if (isinstance(value, Tensor) and value.layout == torch.strided and value.numel() > 1
+                and all(u.target in _ELEMENTWISE for u in node.users) and not value.any()):
+            env[node] = value.new_zeros(()).expand(value.shape)
     root = nn.Module()
     const_names: dict[fx.Node, str] = {}
 
