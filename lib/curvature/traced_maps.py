@@ -211,6 +211,8 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     v = tangent.placeholder("v")
     packed, unpacked, tenv = [], [], {placeholders[-1]: v}
     dropped: set[fx.Node] = set()  # aliases of tensors that cross the boundary compacted
+    masks: dict[fx.Node, fx.Node] = {}  # threshold_backward node -> the mask that replaces it by a where
+    shapes: dict[tuple[fx.Node, int], fx.Node] = {}  # (node, argument position) read for its shape -> a stand-in
     inputs = [unpack.placeholder(f"b{i}") for i in range(len(boundary))]
     for i, (node, p) in enumerate(zip(boundary, inputs, strict=True)):
         # the reads of the tangent side, through aliases (which are the tensor itself)
@@ -248,9 +250,9 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
             dropped.update(aliases)
             for u, k in uses:
                 if u.target is _aten.threshold_backward.default:
-                    tenv[(u, k)] = ("where", mask)
+                    masks[u] = mask
                 else:
-                    tenv[(u, k)] = shape
+                    shapes[(u, k)] = shape
             continue
         narrow = _index_dtype(node)
         if narrow is not None:
@@ -264,18 +266,15 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     unpack.output(tuple(unpacked))
 
     def arg(n: fx.Node) -> fx.Node:
-        if n in tenv:
-            return tenv[n]
         return const(tangent, n) if kind[n] == _CONST else tenv[n]
 
     for node in nodes:
         if node.op != "call_function" or not (kind.get(node) == _TANGENT or node in late) or node in dropped:
             continue
-        if node.target is _aten.threshold_backward.default and (node, 1) in tenv:
-            _, mask = tenv[(node, 1)]
-            tenv[node] = tangent.call_function(_aten.where.ScalarOther, (mask, arg(node.args[0]), 0.0))
+        if node in masks:  # threshold_backward(g, out, t) = where(out > t, g, 0)
+            tenv[node] = tangent.call_function(_aten.where.ScalarOther, (masks[node], arg(node.args[0]), 0.0))
             continue
-        replaced = {k: tenv[(node, k)] for k in range(len(node.args)) if (node, k) in tenv}
+        replaced = {k: shapes[(node, k)] for k in range(len(node.args)) if (node, k) in shapes}
         if replaced:
             args = tuple(replaced[k] if k in replaced else fx.node.map_arg(a, arg) for k, a in enumerate(node.args))
             tenv[node] = tangent.call_function(node.target, args, fx.node.map_arg(node.kwargs, arg))
