@@ -211,9 +211,12 @@ class _CurvatureOperator:
         budget = "no budget set yet" if self._linearize_max_bytes is None else \
             f"a budget of {self._linearize_max_bytes / 2**20:,.0f} MiB"
         maps = len(self._split_maps)
-        return (f"{maps} traced map{'s' if maps != 1 else ''} (one per batch shape); primal passes kept for "
-                f"{len(self._kept)} of {total} batches ({self.traced_bytes / 2**20:,.1f} MiB of {budget}), "
-                f"recomputed once per product, for all its vectors, for the other {len(self._untraced)}")
+        held = f"{self.traced_bytes / 2**20:,.1f} MiB of {budget}"
+        plan = f"{maps} traced map{'s' if maps != 1 else ''} (one per batch shape); primal passes kept for "
+        if not self._untraced:
+            return plan + f"all {total} batches ({held})"
+        return plan + (f"{len(self._kept)} of {total} batches ({held}), recomputed once per product, for all its "
+                       f"vectors, for the other {len(self._untraced)}")
 
     @property
     def model(self) -> nn.Module:
