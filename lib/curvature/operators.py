@@ -214,7 +214,7 @@ class _CurvatureOperator:
         held = f"{self.traced_bytes / 2**20:,.1f} MiB of {budget}"
         plan = f"{maps} traced map{'s' if maps != 1 else ''} (one per batch shape); primal passes kept for "
         if not self._untraced:
-            return plan + f"all {total} batches ({held})"
+            return plan + ("the one batch" if total == 1 else f"all {total} batches") + f" ({held})"
         return plan + (f"{len(self._kept)} of {total} batches ({held}), recomputed once per product, for all its "
                        f"vectors, for the other {len(self._untraced)}")
 
