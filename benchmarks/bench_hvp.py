@@ -110,7 +110,7 @@ def main(n_images: int = 2000, batch_size: int = 500, repeats: int = 5, large_im
     ours_direct = HessianOperator(model, loss, batches, linearize=False)
     ours_recomputed = HessianOperator(model, loss, batches, linearize_max_bytes=0)
     ours_ad = HessianOperator(model, loss, batches, backend="autograd")
-    reference = ours.matvec(v)  # the first product traces every batch's map; the timed ones replay them
+    reference = ours.matvec(v)  # the first product traces the map and keeps every primal pass; timed ones reuse them
     candidates = {
         "ours (func, traced), 1 vector": (lambda: ours.matvec(v), 1, ours.matvec),
         "ours (func, traced), 10 vectors / 10": (lambda: ours.matmat(V), 10, None),
