@@ -14,8 +14,8 @@ batch and v as inputs, and partitions it by what each node depends on (the const
 
 What crosses the boundary is kept compact: a ReLU output that the tangent part only compares with its threshold
 crosses as a boolean mask, pooling indices cross as the smallest integer type that holds the pooled plane's size
-(widened again once per batch, not per vector), an argument read only for its shape crosses as nothing, and views
-of boundary tensors are taken after the boundary instead of crossing it as further tensors. A constant that is all
+(both widened again once per batch, not per vector), an argument read only for its shape crosses as nothing, and
+views of boundary tensors are taken after the boundary instead of crossing it as further tensors. A constant that is all
 zeros and read only by elementwise arithmetic (the tangent of a first layer's output through its input, which does
 not move) is kept as one broadcast zero.
 """
@@ -122,6 +122,10 @@ def _index_dtype(node: fx.Node) -> torch.dtype | None:
     return None
 
 
+def _same_layout(a: object, b: object) -> bool:
+    return isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape and a.dtype == b.dtype
+
+
 def _count(user: fx.Node, node: fx.Node) -> int:
     """How many times ``node`` occurs among ``user``'s arguments, nested and keyword ones included."""
     found = []
@@ -185,10 +189,12 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     for node in nodes:
         if kind.get(node) == _CONST:
             env[node] = _evaluate(node, env, traced)
+    zeros: set[fx.Node] = set()
     for node, value in env.items():
         if (isinstance(value, Tensor) and value.layout == torch.strided and value.numel() > 1
                 and all(u.target in _ELEMENTWISE for u in node.users) and not value.any()):
             env[node] = value.new_zeros(()).expand(value.shape)
+            zeros.add(node)
     root = nn.Module()
     const_names: dict[fx.Node, str] = {}
 
@@ -238,14 +244,17 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
             if thresholds:
                 packed.append(primal.call_function(_aten.gt.Scalar, (penv[node], next(iter(thresholds)))))
                 mask = tangent.placeholder(f"m{i}")
-                unpacked.append(p)
+                # widened to the tensor's dtype once per batch: threshold_backward on it is several times faster
+                # than a where on the booleans, for every vector
+                unpacked.append(unpack.call_function(_aten._to_copy.default, (p,), {"dtype": value.dtype}))
             else:
                 packed.append(primal.call_function(_aten.empty.memory_format, ([0],),
                                                    {"dtype": value.dtype, "device": value.device}))
                 mask = None
-            zero = unpack.call_function(_aten.zeros.default, ([],), {"dtype": value.dtype, "device": value.device})
-            shaped = unpack.call_function(_aten.expand.default, (zero, list(value.shape)))
-            unpacked.append(shaped)
+            # the stand-in for shape-only reads: allocated, never written or read (a broadcast zero would do, but
+            # max-pooling's backward runs slower on one)
+            unpacked.append(unpack.call_function(_aten.empty.memory_format, (list(value.shape),),
+                                                 {"dtype": value.dtype, "device": value.device}))
             shape = tangent.placeholder(f"s{i}")
             dropped.update(aliases)
             for u, k in uses:
@@ -271,8 +280,14 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     for node in nodes:
         if node.op != "call_function" or not (kind.get(node) == _TANGENT or node in late) or node in dropped:
             continue
-        if node in masks:  # threshold_backward(g, out, t) = where(out > t, g, 0)
-            tenv[node] = tangent.call_function(_aten.where.ScalarOther, (masks[node], arg(node.args[0]), 0.0))
+        if node.target is _aten.add.Tensor and not node.kwargs and len(node.args) == 2:
+            # zero + t is t where the sum has t's shape and dtype: the addition is skipped
+            other = [b for a, b in (node.args, node.args[::-1]) if a in zeros and isinstance(b, fx.Node)]
+            if other and _same_layout(_val(other[0]), _val(node)):
+                tenv[node] = arg(other[0])
+                continue
+        if node in masks:  # threshold_backward(g, out, t) = threshold_backward(g, float(out > t), 0)
+            tenv[node] = tangent.call_function(_aten.threshold_backward.default, (arg(node.args[0]), masks[node], 0))
             continue
         replaced = {k: shapes[(node, k)] for k in range(len(node.args)) if (node, k) in shapes}
         if replaced:
