@@ -215,3 +215,36 @@ def table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda values: "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(row) for row in cells])
+
+
+def peak_memory_added(n_images: int, batch_size: int, vectors: int, interval: float = 0.005) -> float:
+    """Peak resident memory (MB) that one product with ``vectors`` vectors adds on the conv net over ``n_images``
+    images with the primal passes recomputed (budget 0), over the memory held before it (data, model, operator
+    and its traced map after a first product), sampled every ``interval`` seconds in a fresh child process."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_peak_memory_child, (n_images, batch_size, vectors, interval))
+
+
+def _peak_memory_child(n_images: int, batch_size: int, vectors: int, interval: float) -> float:
+    from lib.curvature.operators import HessianOperator
+
+    torch.set_num_threads(1)
+    model = conv_net().eval()
+    x, y = images(n_images)
+    op = HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=batch_size, linearize_max_bytes=0)
+    V = torch.randn(op.shape[0], vectors, generator=torch.Generator().manual_seed(0))
+    op.matvec(V[:, 0])  # the trace, once
+    process = psutil.Process()
+    before = process.memory_info().rss
+
+    class Peak(PeriodicSampler):
+        peak = before
+
+        def sample(self) -> None:
+            self.peak = max(self.peak, process.memory_info().rss)
+
+    with Peak(interval).watching() as peak:
+        op.matmat(V)
+    return (peak.peak - before) / 1e6

@@ -58,9 +58,7 @@ if __name__ == "__main__":
         with LoadMonitor().watching() as monitor:
             result = bench_hvp.main(2000, 500, max(args.repeats, 7))
         result["load"] = report("hvp", monitor)
-        print(f"HVP: P = {result['P']}, N = {result['N']}, gradient {result['gradient_s']:.4g} s")
-        print(table(result["rows"], ["method", "seconds_per_vector", "hvp_over_gradient", "rel_diff_vs_ours",
-                                     "error"]), flush=True)
+        bench_hvp.print_result(result)  # the table, the plans, memory at 2,000 and 20,000 images, the targets
         save("hvp_over_gradient", result, args.tag)
         measured["hvp_over_gradient"] = result
     if "slq" in args.only:

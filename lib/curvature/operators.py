@@ -13,17 +13,18 @@ weighted by their sample counts, so a short last batch is not over-weighted.
 
 Two back-ends give the same numbers: ``"func"`` (default) is forward-over-reverse through ``torch.func``
 (``jvp(grad(L))``, vmapped over the probe columns), ``"autograd"`` is double backward, for layers without
-forward-mode AD. With ``"func"`` the operator is linearised (``linearize=True``): on first use each batch's product
-map v -> H_b v is traced with the primal pass folded into constants (``lib.curvature.traced_maps``, as
-``torch.func.linearize``
-does), so every later product with a few columns runs only the tangent work. The constants are kept up to
-``linearize_max_bytes`` in all (default: :data:`TRACE_MEMORY_SHARE` of the device's free memory when the first map
-is traced, so operators made one after the other share what is left); only storage a map owns counts (not the data
-or the parameters it was traced on), and a batch whose map is predicted not to fit (the maps so far, per sample,
-times its size) is not traced at all but uses the direct product. The operator states its plan once, after its
-first pass over the data, when some batch is not traced. The first product of an operator pays for the tracing
-(about 15-20 gradients on the benchmark conv net); algorithms that take many products at one point (Lanczos, SLQ,
-power iteration) get it back after a few.
+forward-mode AD. With ``"func"`` the operator is linearised (``linearize=True``): on first use the product map
+v -> H_b v is traced once for each batch shape, with the batch and v as inputs, and split into a primal pass (what
+does not depend on v: activations, ReLU masks, pooling indices, softmax, cotangents) and a tangent pass
+(``lib.curvature.traced_maps``, as ``torch.func.linearize`` does). A product runs each batch's primal pass once for
+all its columns and the tangent pass once per column; the primal passes (compacted: boolean masks, narrow indices)
+are kept between products up to ``linearize_max_bytes`` in all (default: :data:`TRACE_MEMORY_SHARE` of the device's
+free memory when the first is kept, so operators made one after the other share what is left), so repeated
+products run only the tangent work. Only storage the operator owns counts (not the data or the parameters), and a
+batch whose primal pass is predicted not to fit (the kept ones so far, per sample, times its size) recomputes it
+for every product instead: memory then does not grow with the data. The operator states its plan once, after its
+first pass over the data, when some batch's primal pass is not kept. The first product of an operator pays for one
+trace per batch shape.
 
 When ``torch.distributed`` is initialised, batches are shared round-robin across ranks and the products are
 all-reduced, so every rank holds the full-data product and algorithms on top run unchanged.
@@ -45,7 +46,7 @@ from lib.curvature.autodiff import jvp_in_first
 from lib.curvature.device import free_memory_bytes
 from lib.curvature.exact_structured import sequential_hessian
 from lib.curvature.parameter_space import LossFn, ParameterSpace, training_flags
-from lib.curvature.traced_maps import TracedLinearMap, trace_linear_map
+from lib.curvature.traced_maps import SplitLinearMap, tensor_storages, trace_split_map
 
 Batch = tuple[Tensor, Tensor]
 Data = Batch | Iterable[Batch]
@@ -140,9 +141,12 @@ class _CurvatureOperator:
             raise ValueError(f"linearize_max_bytes must be >= 0, got {linearize_max_bytes}")
         self._linearize = bool(linearize)
         self._linearize_max_bytes = None if linearize_max_bytes is None else int(linearize_max_bytes)
-        # batch index -> (traced map, signature of the batch it was traced on)
-        self._traced_maps: dict[int, tuple[TracedLinearMap, tuple]] = {}
-        self._bytes_per_sample = 0.0  # largest of the maps traced so far: predicts the size of the next one
+        # batch shapes and dtypes -> the product map traced for them (one trace serves every batch of a shape)
+        self._split_maps: dict[tuple, SplitLinearMap] = {}
+        # batch index -> (its packed primal pass, signature of the batch it was computed on, the storages it owns)
+        self._kept: dict[int, tuple[tuple, tuple, dict[int, int]]] = {}
+        self._keep = True  # False once a loader changed its batches: primal passes are recomputed every product
+        self._bytes_per_sample = 0.0  # largest kept primal pass so far, per sample: predicts the next one's size
         self._untraced: set[int] = set()  # batches predicted (or found) not to fit the budget
         self._plan_stated = False
         self.param_names = self.space.names
@@ -199,14 +203,20 @@ class _CurvatureOperator:
 
     @property
     def product_plan(self) -> str:
-        """How the products run: traced maps for which batches, within which budget, direct for the rest."""
+        """How the products run: the traced maps, whose primal passes are kept within which budget, and that the
+        others are recomputed once per product (shared by its columns)."""
         if not self._linearize:
             return "direct products (not traced)"
-        total = len(self._traced_maps) + len(self._untraced)
+        total = len(self._kept) + len(self._untraced)
         budget = "no budget set yet" if self._linearize_max_bytes is None else \
             f"a budget of {self._linearize_max_bytes / 2**20:,.0f} MiB"
-        return (f"traced maps for {len(self._traced_maps)} of {total} batches ({self.traced_bytes / 2**20:,.1f} MiB "
-                f"of {budget}), direct products for the other {len(self._untraced)}")
+        maps = len(self._split_maps)
+        held = f"{self.traced_bytes / 2**20:,.1f} MiB of {budget}"
+        plan = f"{maps} traced map{'s' if maps != 1 else ''} (one per batch shape); primal passes kept for "
+        if not self._untraced:
+            return plan + ("the one batch" if total == 1 else f"all {total} batches") + f" ({held})"
+        return plan + (f"{len(self._kept)} of {total} batches ({held}), recomputed once per product, for all its "
+                       f"vectors, for the other {len(self._untraced)}")
 
     @property
     def model(self) -> nn.Module:
@@ -335,69 +345,82 @@ class _CurvatureOperator:
         return vmap(fn, in_dims=1, out_dims=1, chunk_size=self._chunk_size)(V)
 
     def _batch_product(self, index: int, x: Tensor, y: Tensor, V: Tensor) -> Tensor:
-        """This batch's matrix times V: replayed from its traced tangent map for a few columns, vmapped through
-        the direct product for many (where batching the columns pays better than skipping the primal pass)."""
+        """This batch's matrix times V: the traced tangent pass a column, after the batch's primal pass (kept from
+        an earlier product or run once for all the columns), for a few columns; vmapped through the direct
+        product for many (where batching the columns pays better than skipping the primal pass)."""
         if self._backend == "autograd":
             return self._autograd_product(x, y, V)
-        traced = self._traced(index, x, y) if V.shape[1] < _TRACE_MAX_COLUMNS else None
-        if traced is not None:
-            return torch.stack([traced(v) for v in V.T], dim=1)
+        split = self._split_map(x, y) if V.shape[1] < _TRACE_MAX_COLUMNS else None
+        if split is not None:
+            return split.apply(self._primal(index, split, x, y), V)
         return self._vmapped(self._vector_product(x, y), V)
 
-    def _traced(self, index: int, x: Tensor, y: Tensor) -> TracedLinearMap | None:
-        """The traced product map of local batch ``index``, traced on first use while the memory budget lasts.
-
-        A map is replayed only for the batch it was traced on: each batch's signature (shapes and sums, which a
-        reordering of its samples keeps, as it keeps the batch's curvature) is compared with the traced one. A
-        loader whose batches change between passes (shuffling, sampling with replacement, ``drop_last`` with
-        shuffling) gets a warning and direct products from then on."""
+    def _split_map(self, x: Tensor, y: Tensor) -> SplitLinearMap | None:
+        """The product map traced for batches shaped like (x, y): traced once (per batch shape) on first use."""
         if not self._linearize:
             return None
-        if index in self._traced_maps:
-            traced, traced_on = self._traced_maps[index]
-            if traced_on == _batch_signature(x, y):
-                return traced
-            warnings.warn(f"batch {index} differs from the batch its product map was traced on (a shuffled or "
-                          "sampling loader?); traced maps are dropped and products are direct from now on: pass "
-                          "the same batches in the same order to reuse them", stacklevel=4)
-            self._linearize = False
-            self._traced_maps.clear()
-            return None
-        if index in self._untraced:
-            return None
-        if self._linearize_max_bytes is None:  # sized when the first map is traced, from what is free then
+        key = (tuple(x.shape), x.dtype, tuple(y.shape), y.dtype)
+        if key not in self._split_maps:
+            try:
+                self._split_maps[key] = trace_split_map(
+                    lambda xb, yb, v: self._vector_product(xb, yb)(v), (x, y), self._flat,
+                    external=[self._flat, *self._model.parameters(), *self._model.buffers()])
+            except Exception as error:  # tracing is an optimisation: a model it cannot trace keeps direct products
+                warnings.warn(f"products are not traced ({error!r}); using direct products", stacklevel=5)
+                self._linearize = False
+                self._split_maps.clear()
+                self._kept.clear()
+                return None
+        return self._split_maps[key]
+
+    def _primal(self, index: int, split: SplitLinearMap, x: Tensor, y: Tensor) -> tuple:
+        """The packed boundary tensors of local batch ``index``: kept from an earlier product while the memory
+        budget lasts, else computed here (once for all the columns of this product) and dropped after it.
+
+        A kept primal pass is reused only for the batch it was computed on: each batch's signature (shapes and
+        sums, which a reordering of its samples keeps, as it keeps the batch's curvature) is compared with the kept
+        one. A loader whose batches change between passes (shuffling, sampling with replacement, ``drop_last``
+        with shuffling) gets a warning, and its primal passes are recomputed for every product from then on."""
+        if index in self._kept:
+            packed, kept_on, _ = self._kept[index]
+            if kept_on == _batch_signature(x, y):
+                return packed
+            warnings.warn(f"batch {index} differs from the batch its primal pass was kept for (a shuffled or "
+                          "sampling loader?); kept primal passes are dropped and recomputed for every product from "
+                          "now on: pass the same batches in the same order to reuse them", stacklevel=5)
+            self._keep = False
+            self._kept.clear()
+        if not self._keep or index in self._untraced:
+            return split.boundary(x, y)
+        if self._linearize_max_bytes is None:  # sized when the first batch is kept, from what is free then
             self._linearize_max_bytes = int(TRACE_MEMORY_SHARE * free_memory_bytes(self._device))
         if self.traced_bytes + self._bytes_per_sample * x.shape[0] > self._linearize_max_bytes:
-            self._untraced.add(index)  # predicted not to fit: not traced at all
-            return None
-        signature = _batch_signature(x, y)  # only for batches that get a map: the others never need one
-        try:
-            traced = trace_linear_map(self._vector_product(x, y), self._flat,
-                                      external=[x, y, self._flat, *self._model.parameters(), *self._model.buffers()])
-        except Exception as error:  # tracing is an optimisation: a model it cannot trace keeps the direct products
-            warnings.warn(f"products are not traced ({error!r}); using direct products", stacklevel=4)
-            self._linearize = False
-            return None
-        self._bytes_per_sample = max(self._bytes_per_sample, traced.nbytes / x.shape[0])
-        self._traced_maps[index] = (traced, signature)
-        if self.traced_bytes > self._linearize_max_bytes:  # the first map, or a prediction that fell short
-            del self._traced_maps[index]
+            self._untraced.add(index)  # predicted not to fit: not kept
+            return split.boundary(x, y)
+        packed = split.boundary(x, y)
+        owned = tensor_storages(packed, [x, y, self._flat, *self._model.parameters(), *self._model.buffers()])
+        self._kept[index] = (packed, _batch_signature(x, y), owned)
+        self._bytes_per_sample = max(self._bytes_per_sample, sum(owned.values()) / x.shape[0])
+        if self.traced_bytes > self._linearize_max_bytes:  # the first batch, or a prediction that fell short
+            del self._kept[index]
             self._untraced.add(index)
-            return None
-        return traced
+        return packed
 
     @property
     def traced_batches(self) -> int:
-        """Number of local batches whose product map is traced and replayed (the others use direct products)."""
-        return len(self._traced_maps)
+        """Number of local batches whose primal pass is kept between products (the others recompute it, once per
+        product for all its columns)."""
+        return len(self._kept)
 
     @property
     def traced_bytes(self) -> int:
-        """Memory held by the traced product maps, in bytes: the distinct storages they own (constants shared by
-        several maps counted once; the data and the parameters not at all)."""
+        """Memory held between products, in bytes: the distinct storages of the kept primal passes and of the
+        traced maps' constants (storages shared by several counted once; the data and the parameters not at all)."""
         held: dict[int, int] = {}
-        for traced, _ in self._traced_maps.values():
-            held.update(traced.storages)
+        for split in self._split_maps.values():
+            held.update(split.storages)
+        for _, _, owned in self._kept.values():
+            held.update(owned)
         return sum(held.values())
 
     def structured_matrix(self) -> Tensor | None:
