@@ -24,7 +24,7 @@ from torch import nn
 # the benchmarks measure the lib of the checkout they sit in, not whichever copy the environment has installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.book.records import PeriodicSampler  # noqa: E402
+from lib.book.records import PeriodicSampler, git_commit  # noqa: E402
 from lib.curvature.device import default_device  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -150,6 +150,8 @@ def machine() -> dict:
         "cpu_threads": torch.get_num_threads(),
         "os_cpus": os.cpu_count(),
         "load_average_1min_at_save": os.getloadavg()[0],
+        "commit": git_commit(Path(__file__).resolve().parents[1]),
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
