@@ -7,6 +7,7 @@ Usage (``python -m lib.batch --help`` for all options)::
     python -m lib.batch --profile paper --chapters 02_hessians_of_networks --set 02_hessians_of_networks.seed=3
     python -m lib.batch --grid sweep.yaml --jobs 2       # cartesian product of the listed values
     python -m lib.batch --profile paper --cluster local  # or --scheduler tcp://host:8786 (Dask)
+    python -m lib.batch --profile paper --estimate --gpu h100  # predicted time and memory; runs nothing
 
 Each run is keyed by :func:`lib.book.fingerprint.notebook_fingerprint` (notebook, parameters, the ``lib`` modules it
 imports, the pinned requirements). A run whose key matches a previous successful run, and whose notebook is still
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import LIB_ROOT_VARIABLE, __version__
+from lib.book.estimates import GPU_CLASSES
 from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
 from lib.book.profiles import Chapter, ProfileError, chapters, expand_grid, load_profile, parse_override
 from lib.book.records import PeakMemory, make_record, write_record
@@ -551,9 +553,35 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if args.record and (args.grid or args.jobs > 1 or args.scheduler or args.cluster):
         return ("--record runs one chapter at a time on this machine (so the peak memory is the chapter's own); "
                 "it cannot be combined with --grid, --jobs > 1, --cluster or --scheduler")
+    if args.estimate and (args.record or args.build or args.force):
+        return "--estimate runs nothing; it cannot be combined with --record, --build or --force"
     if args.record and args.profile == "quick":
         return "--record keeps runs at another scale than the default build's; the quick profile is the book itself"
     return None
+
+
+def estimate_report(runs: list[Run], profile: str, gpu: str, root: Path = REPO_ROOT) -> str:
+    """``--estimate``: the predicted time and peak memory of each run (:mod:`lib.book.estimates`), and, for the
+    chapters recorded at ``profile`` under ``results/``, the recorded time beside the estimate."""
+    from lib.book.estimates import estimate, format_estimates, measure_primitives
+    from lib.book.records import load_records
+
+    known = chapters(root)
+    coefficients = measure_primitives()
+    estimates = []
+    for run in runs:
+        chapter = known[run.chapter]
+        figures = sum("figure" in c.get("metadata", {}).get("mystnb", {})
+                      for c in json.loads(chapter.path.read_text())["cells"])
+        estimates.append(estimate(run.chapter, {**chapter.defaults, **run.parameters}, figures, coefficients, gpu))
+    text = f"profile {profile}: predicted per chapter\n\n" + format_estimates(estimates, gpu, coefficients)
+    recorded = {r.chapter: r for rs in load_records(root).values() for r in rs if r.profile == profile}
+    rows = [(e.chapter, e.cpu_seconds, recorded[e.chapter]) for e in estimates if e.chapter in recorded]
+    if rows:
+        text += "\n\nagainst the recorded runs (results/" + profile + "/):\n"
+        text += "\n".join(f"  {c}: estimate {s / 60:.1f} min, recorded {r.seconds / 60:.1f} min on "
+                           f"{r.threads} thread(s), ratio {s / r.seconds:.2f}" for c, s, r in rows)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -579,6 +607,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="write each chapter that runs successfully to results/<profile>/<chapter>.json (its "
                              "verdicts, tables and provenance), shown in the book beside the live verdicts")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print each chapter's predicted time and peak memory at this profile, on this machine "
+                             "and on --gpu, from the chapters' cost models and timed micro-runs (about a minute, "
+                             "cached), beside the recorded runs' times where results/<profile>/ has them; runs no "
+                             "chapter")
+    parser.add_argument("--gpu", default="h100", choices=sorted(GPU_CLASSES),
+                        help="GPU class of --estimate (default h100)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)  # a book folder, for tests
     args = parser.parse_args(argv)
 
@@ -594,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a ProfileError, or a bad RMT_DEVICE or RMT_THREADS
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.estimate:
+        print(estimate_report(runs, args.profile, args.gpu, args.root))
+        return 0
     try:
         check_writable(out)
     except OSError as exc:
