@@ -65,4 +65,5 @@ def test_bad_requests_are_refused_before_anything(capsys):
     assert batch.main(["--profile", "paper", "--chapters", "no_such_chapter", "--estimate"]) == 2
     assert batch.main(["--profile", "no_such_profile", "--estimate"]) == 2
     assert batch.main(["--profile", "paper", "--estimate", "--record"]) == 2
+    assert batch.main(["--profile", "paper", "--note", "a note without a record"]) == 2
     assert "unknown chapter" in capsys.readouterr().err

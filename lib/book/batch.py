@@ -553,6 +553,8 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if args.record and (args.grid or args.jobs > 1 or args.scheduler or args.cluster):
         return ("--record runs one chapter at a time on this machine (so the peak memory is the chapter's own); "
                 "it cannot be combined with --grid, --jobs > 1, --cluster or --scheduler")
+    if args.note and not args.record:
+        return "--note is kept in a record: it needs --record"
     if args.estimate and (args.record or args.build or args.force):
         return "--estimate runs nothing; it cannot be combined with --record, --build or --force"
     if args.record and args.profile == "quick":
@@ -606,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="write each chapter that runs successfully to results/<profile>/<chapter>.json (its "
                              "verdicts, tables and provenance), shown in the book beside the live verdicts")
+    parser.add_argument("--note", default="",
+                        help="with --record: a sentence kept in the record (e.g. what a partial profile left out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--estimate", action="store_true",
                         help="print each chapter's predicted time and peak memory at this profile, on this machine "
@@ -665,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
             path = write_record(make_record(
                 chapter=r.chapter, profile=args.profile, parameters=r.parameters, command=command, key=r.key,
                 threads=r.threads, torch=r.torch, started=starts.get(r.output, time.time() - r.seconds),
-                seconds=r.seconds, peak_memory_mb=memory.peak_mb, executed=Path(r.output), root=args.root), args.root)
+                seconds=r.seconds, peak_memory_mb=memory.peak_mb, executed=Path(r.output), root=args.root,
+                note=args.note), args.root)
             print(f"recorded {r.chapter}: {path}", file=sys.stderr)
         elif args.record and r.status == "cached":
             _warn(f"{r.chapter} was not executed (an identical run succeeded before), so it is not recorded; "
