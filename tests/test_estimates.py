@@ -8,25 +8,35 @@ import pytest
 from lib.book import batch, estimates
 from lib.book.profiles import chapters
 
+HVP_NOT_AFFINE = pytest.mark.xfail(strict=False, reason=(
+    "measured 2.2x over (hidden 16/32 -> 64) and 2.3x under (32/64 -> 128) on a loaded 2-core machine: the "
+    "Hessian-vector product's time is not affine in N P across these sizes, so the SLQ steps' estimates are rough"))
 
-@pytest.mark.parametrize("primitive", ["eigh", "tridiagonal", "rigidity", "train_pass", "dense_hessian", "popdyn"])
-def test_scaling_law_predicts_the_larger_size_within_a_factor_of_two(primitive):
-    """The law t = a size, with a measured at the smaller size, predicts the time measured at the larger size
-    (twice the size: 2^3 times the work for eigvalsh, 2^2 for a tridiagonal spectrum) within a factor of 2."""
-    run, (small, large) = estimates.PRIMITIVES[primitive]
-    t_small, size_small = run(small)
-    t_large, size_large = run(large)
-    assert size_large > size_small
-    predicted = t_small / size_small * size_large
-    assert 0.5 < predicted / t_large < 2.0, (primitive, predicted, t_large)
+
+@pytest.mark.parametrize("primitive", ["eigh", "tridiagonal", "rigidity", "train_pass",
+                                       pytest.param("hvp", marks=HVP_NOT_AFFINE), "dense_hessian", "popdyn"])
+def test_scaling_law_predicts_a_larger_size_within_a_factor_of_two(primitive):
+    """The law t = a size + b calls fitted at the two small sizes predicts the time measured at twice the larger
+    size (2^3 times the work for eigvalsh, 2^2 for a tridiagonal spectrum, ...) within a factor of 2."""
+    run, (small, large), check = estimates.PRIMITIVES[primitive]
+    a, b = estimates.fit_law(run(small), run(large))
+    t_check, size_check, *calls = run(check)
+    predicted = estimates.law_seconds(a, b, size_check, calls[0] if calls else 1)
+    assert 0.5 < predicted / t_check < 2.0, (primitive, predicted, t_check)
+
+
+def test_fit_law_recovers_a_known_affine_law():
+    """Two exact points of t = 2e-3 size + 0.5 calls give back a = 2e-3 and b = 0.5."""
+    a, b = estimates.fit_law((0.5 * 4 + 2e-3 * 100, 100, 4), (0.5 * 4 + 2e-3 * 300, 300, 4))
+    assert a == pytest.approx(2e-3) and b == pytest.approx(0.5)
 
 
 def test_every_chapter_has_a_cost_model():
     assert set(estimates.MODELS) == set(chapters())
 
 
-FAKE = {name: 1e-9 for name in estimates.PRIMITIVES} | {"kernel_s": 10.0, "kernel_mb": 500.0, "figure_s": 0.5,
-                                                       "gemm_flops": 1e10}
+FAKE = ({name: 1e-9 for name in estimates.PRIMITIVES} | {f"{name}_call": 0.0 for name in estimates.PRIMITIVES}
+        | {"kernel_s": 10.0, "kernel_mb": 500.0, "figure_s": 0.5, "gemm_flops": 1e10})
 
 
 def test_estimate_runs_no_chapter(monkeypatch, tmp_path, capsys):

@@ -578,11 +578,13 @@ def estimate_report(runs: list[Run], profile: str, gpu: str, root: Path = REPO_R
         estimates.append(estimate(run.chapter, {**chapter.defaults, **run.parameters}, figures, coefficients, gpu))
     text = f"profile {profile}: predicted per chapter\n\n" + format_estimates(estimates, gpu, coefficients)
     recorded = {r.chapter: r for rs in load_records(root).values() for r in rs if r.profile == profile}
-    rows = [(e.chapter, e.cpu_seconds, recorded[e.chapter]) for e in estimates if e.chapter in recorded]
+    rows = [(e, recorded[e.chapter]) for e in estimates if e.chapter in recorded]
     if rows:
         text += "\n\nagainst the recorded runs (results/" + profile + "/):\n"
-        text += "\n".join(f"  {c}: estimate {s / 60:.1f} min, recorded {r.seconds / 60:.1f} min on "
-                           f"{r.threads} thread(s), ratio {s / r.seconds:.2f}" for c, s, r in rows)
+        text += "\n".join(f"  {e.chapter}: time {e.cpu_seconds / 60:.1f} min estimated, {r.seconds / 60:.1f} min "
+                           f"recorded on {r.threads} thread(s), ratio {e.cpu_seconds / r.seconds:.2f}; peak memory "
+                           f"{e.peak_memory_mb / 1024:.1f} GiB estimated, {r.peak_memory_mb / 1024:.1f} GiB recorded"
+                           for e, r in rows)
     return text
 
 

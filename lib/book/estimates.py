@@ -4,14 +4,15 @@
 Each chapter has a cost model (:data:`MODELS`): the list of its costly steps, each a *primitive* (a dense
 eigendecomposition, a tridiagonal one, a matrix product, a training pass, a Hessian-vector product, a dense Hessian
 assembly, a population-dynamics sweep, ...) applied ``count`` times at a ``size`` computed from the chapter's
-parameters. A primitive's time follows a fixed scaling law ``t = a size`` where ``size`` already carries the
+parameters. A primitive's time follows a scaling law ``t = a size + b calls`` where ``size`` already carries the
 operation count's exponent (``n^3`` for ``eigvalsh``, ``n^2`` for a tridiagonal spectrum, ``N P`` for a pass over
-N samples of a P-parameter network, ``N P^2`` for a dense Hessian, ...). The coefficient ``a`` of each primitive is
-measured on this machine by a short timed micro-run at the larger of two small sizes (:func:`measure_primitives`,
-cached on disk keyed by the machine, the thread count and this module's code); the smaller size checks the law
-(tests/test_estimates.py). A chapter's time is its kernel's start (measured: a Python that imports what the
-chapters import) plus one rendered figure per figure cell (measured) plus the sum of its steps; its peak memory is
-the kernel's resident memory after those imports plus the largest working set of a step (arrays the step holds).
+N samples of a P-parameter network, ``N P^2`` for a dense Hessian, ...) and ``b`` is a fixed cost per call (Python
+and dispatch overhead). ``a`` and ``b`` are measured on this machine by short timed micro-runs at two small sizes
+(:func:`fit_law`, :func:`measure_primitives`, cached on disk keyed by the machine, the thread count and this
+module's code); a third, larger size checks the law (tests/test_estimates.py). A chapter's time is its kernel's
+start (measured: a Python that imports what the chapters import) plus one rendered figure per figure cell
+(measured) plus the sum of its steps; its peak memory is the kernel's resident memory after those imports plus
+the largest working set of a step (arrays the step holds).
 
 The GPU estimate is a roofline guess, unverified without a GPU: the steps that run in torch (training, Hessian
 products, dense Hessians and their eigendecompositions, on ``RMT_DEVICE``) are sped up by the ratio of the card's
@@ -72,7 +73,7 @@ class Step:
 
 # --- micro-runs: each returns the seconds of one application at a size, and the size as its law counts it ---
 
-def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
+def _best(fn: Callable[[], Any], repeat: int = 5) -> float:
     """Fastest of ``repeat`` timed calls (the least disturbed by other work on the machine)."""
     times = []
     for _ in range(repeat):
@@ -132,7 +133,7 @@ def _train_pass(hidden: int) -> tuple[float, float]:
             F.cross_entropy(model(x[i:i + 64]), y[i:i + 64]).backward()
             opt.step()
 
-    return _best(epoch), float(x.shape[0] * p)
+    return _best(epoch), float(x.shape[0] * p), x.shape[0] // 64
 
 
 def _hvp(hidden: int) -> tuple[float, float]:
@@ -199,19 +200,38 @@ def _thresholds(n_cells: int) -> tuple[float, float]:
     return _best(run, repeat=2), 1.0
 
 
-#: primitive -> (micro-run, the two small sizes; the coefficient is taken at the second)
-PRIMITIVES: dict[str, tuple[Callable[[Any], tuple[float, float]], tuple[Any, Any]]] = {
-    "eigh": (_eigh, (250, 500)),
-    "gemm": (_gemm, (300, 600)),
-    "tridiagonal": (_tridiagonal, (1000, 2000)),
-    "rigidity": (_rigidity, (1000, 2000)),
-    "train_pass": (_train_pass, (8, 16)),
-    "hvp": (_hvp, (8, 16)),
-    "dense_hessian": (_dense_hessian, (4, 8)),
-    "conv_pass": (_conv_pass, (0.25, 0.5)),
-    "popdyn": (_popdyn, (500, 1000)),
-    "thresholds": (_thresholds, (1000, 2000)),
+#: primitive -> (micro-run, the two small sizes its law is fitted at, a larger size that checks the law)
+PRIMITIVES: dict[str, tuple[Callable[[Any], tuple[float, ...]], tuple[Any, Any], Any]] = {
+    "eigh": (_eigh, (250, 500), 1000),
+    "gemm": (_gemm, (300, 600), 1200),
+    "tridiagonal": (_tridiagonal, (1000, 2000), 4000),
+    "rigidity": (_rigidity, (1000, 2000), 4000),
+    "train_pass": (_train_pass, (32, 64), 128),
+    "hvp": (_hvp, (32, 64), 128),
+    "dense_hessian": (_dense_hessian, (4, 8), 16),
+    "conv_pass": (_conv_pass, (0.25, 0.5), 1.0),
+    "popdyn": (_popdyn, (500, 1000), 2000),
+    "thresholds": (_thresholds, (1000, 2000), 4000),
 }
+
+
+def fit_law(small: tuple[float, ...], large: tuple[float, ...]) -> tuple[float, float]:
+    """The law ``t = a size + b calls`` through two micro-runs ``(seconds, size[, calls])`` of the same number of
+    calls: ``a`` the time per unit of size, ``b`` the fixed time per call (Python and dispatch overhead, which
+    dominates small networks). Without a usable difference (equal sizes, or noise making a or b negative) the law
+    is proportional, ``b = 0``, through the larger run."""
+    (t1, s1, *c), (t2, s2, *_) = small, large
+    calls = c[0] if c else 1
+    a = (t2 - t1) / (s2 - s1) if s2 != s1 else 0.0
+    b = (t1 - a * s1) / calls
+    if a <= 0 or b < 0:
+        return t2 / s2, 0.0
+    return a, b
+
+
+def law_seconds(a: float, b: float, size: float, calls: float = 1.0) -> float:
+    """Seconds the law of :func:`fit_law` predicts for ``calls`` calls at ``size`` (in all)."""
+    return a * size + b * calls
 
 
 def _kernel_start() -> dict[str, float]:
@@ -254,15 +274,15 @@ def _machine_key() -> dict[str, Any]:
 
 
 def measure_primitives(*, cache_dir: str | None = None) -> dict[str, float]:
-    """Coefficients ``a`` (seconds per unit of size) of every primitive, the kernel start (seconds and MB), one
+    """Coefficients ``a`` (seconds per unit of size) and ``<name>_call`` (seconds per call, :func:`fit_law`) of
+    every primitive, the kernel start (seconds and MB), one
     figure's seconds and the float64 GEMM rate (FLOP/s), measured on this machine (about a minute) and cached by
     machine, thread count and code."""
 
     def compute() -> dict[str, float]:
         out: dict[str, float] = {}
-        for name, (run, (_, large)) in PRIMITIVES.items():
-            seconds, size = run(large)
-            out[name] = seconds / size
+        for name, (run, (small, large), _) in PRIMITIVES.items():
+            out[name], out[f"{name}_call"] = fit_law(run(small), run(large))
         start = _kernel_start()
         out["kernel_s"], out["kernel_mb"] = start["seconds"], start["memory_mb"]
         out["figure_s"] = _figure()
@@ -507,7 +527,8 @@ def estimate(chapter: str, parameters: Mapping[str, Any], figures: int, coeffici
     memory = 0.0
     timed = []
     for step in MODELS[chapter](parameters):
-        seconds = coefficients[step.primitive] * step.size * step.count
+        seconds = law_seconds(coefficients[step.primitive], coefficients[f"{step.primitive}_call"],
+                              step.size * step.count, step.calls or step.count)
         timed.append((step.label, seconds))
         cpu += seconds
         if step.torch or step.primitive in TORCH_PRIMITIVES:
