@@ -5,14 +5,16 @@ Each chapter has a cost model (:data:`MODELS`): the list of its costly steps, ea
 eigendecomposition, a tridiagonal one, a matrix product, a training pass, a Hessian-vector product, a dense Hessian
 assembly, a population-dynamics sweep, ...) applied ``count`` times at a ``size`` computed from the chapter's
 parameters. A primitive's time follows a scaling law ``t = a size + b calls`` where ``size`` already carries the
-operation count's exponent (``n^3`` for ``eigvalsh``, ``n^2`` for a tridiagonal spectrum, ``N P`` for a pass over
-N samples of a P-parameter network, ``N P^2`` for a dense Hessian, ...) and ``b`` is a fixed cost per call (Python
-and dispatch overhead). ``a`` and ``b`` are measured on this machine by short timed micro-runs at two small sizes
+operation count's exponent (``n^3`` for ``eigvalsh``, ``n^2`` for a tridiagonal spectrum, ``N P`` for a pass over N
+samples of a P-parameter network, ``N P^2`` for a dense Hessian, ...) and ``b`` is a fixed cost per call (Python and
+dispatch overhead). ``a`` and ``b`` are measured on this machine by short timed micro-runs at two small sizes
 (:func:`fit_law`, :func:`measure_primitives`, cached on disk keyed by the machine, the thread count and this
-module's code); a third, larger size checks the law (tests/test_estimates.py). A chapter's time is its kernel's
-start (measured: a Python that imports what the chapters import) plus one rendered figure per figure cell
-(measured) plus the sum of its steps; its peak memory is the kernel's resident memory after those imports plus
-the largest working set of a step (arrays the step holds).
+module's code); a third, larger size checks the law (tests/test_estimates.py). The networks' micro-runs are MLPs of
+P = 2,050 to 5,370 parameters, the chapters' range: fitted at P = 15,850 and 51,000 instead, the Hessian-vector
+product's law missed a third size by a factor 2.3, so steps far above that range are rough. A chapter's time is its
+kernel's start (measured: a Python that imports what the chapters import) plus one rendered figure per figure cell
+(measured) plus the sum of its steps; its peak memory is the kernel's resident memory after those imports plus the
+largest working set of a step (arrays the step holds).
 
 The GPU estimate is a roofline guess, unverified without a GPU: the steps that run in torch (training, Hessian
 products, dense Hessians and their eigendecompositions, on ``RMT_DEVICE``) are sped up by the ratio of the card's
@@ -206,8 +208,8 @@ PRIMITIVES: dict[str, tuple[Callable[[Any], tuple[float, ...]], tuple[Any, Any],
     "gemm": (_gemm, (300, 600), 1200),
     "tridiagonal": (_tridiagonal, (1000, 2000), 4000),
     "rigidity": (_rigidity, (1000, 2000), 4000),
-    "train_pass": (_train_pass, (32, 64), 128),
-    "hvp": (_hvp, (32, 64), 128),
+    "train_pass": (_train_pass, (8, 16), 32),
+    "hvp": (_hvp, (8, 16), 32),
     "dense_hessian": (_dense_hessian, (4, 8), 16),
     "conv_pass": (_conv_pass, (0.25, 0.5), 1.0),
     "popdyn": (_popdyn, (500, 1000), 2000),
