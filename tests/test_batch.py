@@ -255,8 +255,9 @@ def test_a_recorded_run_is_shown_beside_the_live_verdicts_and_goes_stale_with_th
     (book / "chapters" / "params" / "quick.yaml").write_text("bad:\n  fail: false\n")
     out = book / "_build"
     assert batch.main(["--profile", "smoke", "--chapters", "good", "--record", "--no-progress", "--root", str(book),
-                       "--out", str(out / "smoke")]) == 0
+                       "--out", str(out / "smoke"), "--note", "n reduced to 1"]) == 0
     saved = json.loads((book / "results" / "smoke" / "good.json").read_text())
+    assert saved["note"] == "n reduced to 1"
     assert saved["chapter"] == "good" and saved["profile"] == "smoke" and saved["parameters"] == {"n": 1}
     assert saved["verdicts"][0]["evidence"] == "n * scale = 0.5" and saved["threads"] == 1
     assert "--record" in saved["command"] and "--profile smoke" in saved["command"]

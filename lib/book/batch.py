@@ -7,6 +7,7 @@ Usage (``python -m lib.batch --help`` for all options)::
     python -m lib.batch --profile paper --chapters 02_hessians_of_networks --set 02_hessians_of_networks.seed=3
     python -m lib.batch --grid sweep.yaml --jobs 2       # cartesian product of the listed values
     python -m lib.batch --profile paper --cluster local  # or --scheduler tcp://host:8786 (Dask)
+    python -m lib.batch --profile paper --estimate --gpu h100  # predicted time and memory; runs nothing
 
 Each run is keyed by :func:`lib.book.fingerprint.notebook_fingerprint` (notebook, parameters, the ``lib`` modules it
 imports, the pinned requirements). A run whose key matches a previous successful run, and whose notebook is still
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import LIB_ROOT_VARIABLE, __version__
+from lib.book.estimates import GPU_CLASSES
 from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
 from lib.book.profiles import Chapter, ProfileError, chapters, expand_grid, load_profile, parse_override
 from lib.book.records import PeakMemory, make_record, write_record
@@ -551,9 +553,39 @@ def _check_options(args: argparse.Namespace) -> str | None:
     if args.record and (args.grid or args.jobs > 1 or args.scheduler or args.cluster):
         return ("--record runs one chapter at a time on this machine (so the peak memory is the chapter's own); "
                 "it cannot be combined with --grid, --jobs > 1, --cluster or --scheduler")
+    if args.note and not args.record:
+        return "--note is kept in a record: it needs --record"
+    if args.estimate and (args.record or args.build or args.force):
+        return "--estimate runs nothing; it cannot be combined with --record, --build or --force"
     if args.record and args.profile == "quick":
         return "--record keeps runs at another scale than the default build's; the quick profile is the book itself"
     return None
+
+
+def estimate_report(runs: list[Run], profile: str, gpu: str, root: Path = REPO_ROOT) -> str:
+    """``--estimate``: the predicted time and peak memory of each run (:mod:`lib.book.estimates`), and, for the
+    chapters recorded at ``profile`` under ``results/``, the recorded time beside the estimate."""
+    from lib.book.estimates import estimate, format_estimates, measure_primitives
+    from lib.book.records import load_records
+
+    known = chapters(root)
+    coefficients = measure_primitives()
+    estimates = []
+    for run in runs:
+        chapter = known[run.chapter]
+        figures = sum("figure" in c.get("metadata", {}).get("mystnb", {})
+                      for c in json.loads(chapter.path.read_text())["cells"])
+        estimates.append(estimate(run.chapter, {**chapter.defaults, **run.parameters}, figures, coefficients, gpu))
+    text = f"profile {profile}: predicted per chapter\n\n" + format_estimates(estimates, gpu, coefficients)
+    recorded = {r.chapter: r for rs in load_records(root).values() for r in rs if r.profile == profile}
+    rows = [(e, recorded[e.chapter]) for e in estimates if e.chapter in recorded]
+    if rows:
+        text += "\n\nagainst the recorded runs (results/" + profile + "/):\n"
+        text += "\n".join(f"  {e.chapter}: time {e.cpu_seconds / 60:.1f} min estimated, {r.seconds / 60:.1f} min "
+                           f"recorded on {r.threads} thread(s), ratio {e.cpu_seconds / r.seconds:.2f}; peak memory "
+                           f"{e.peak_memory_mb / 1024:.1f} GiB estimated, {r.peak_memory_mb / 1024:.1f} GiB recorded"
+                           for e, r in rows)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -578,7 +610,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="write each chapter that runs successfully to results/<profile>/<chapter>.json (its "
                              "verdicts, tables and provenance), shown in the book beside the live verdicts")
+    parser.add_argument("--note", default="",
+                        help="with --record: a sentence kept in the record (e.g. what a partial profile left out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print each chapter's predicted time and peak memory at this profile, on this machine "
+                             "and on --gpu, from the chapters' cost models and timed micro-runs (about a minute, "
+                             "cached), beside the recorded runs' times where results/<profile>/ has them; runs no "
+                             "chapter")
+    parser.add_argument("--gpu", default="h100", choices=sorted(GPU_CLASSES),
+                        help="GPU class of --estimate (default h100)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)  # a book folder, for tests
     args = parser.parse_args(argv)
 
@@ -594,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a ProfileError, or a bad RMT_DEVICE or RMT_THREADS
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.estimate:
+        print(estimate_report(runs, args.profile, args.gpu, args.root))
+        return 0
     try:
         check_writable(out)
     except OSError as exc:
@@ -627,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
             path = write_record(make_record(
                 chapter=r.chapter, profile=args.profile, parameters=r.parameters, command=command, key=r.key,
                 threads=r.threads, torch=r.torch, started=starts.get(r.output, time.time() - r.seconds),
-                seconds=r.seconds, peak_memory_mb=memory.peak_mb, executed=Path(r.output), root=args.root), args.root)
+                seconds=r.seconds, peak_memory_mb=memory.peak_mb, executed=Path(r.output), root=args.root,
+                note=args.note), args.root)
             print(f"recorded {r.chapter}: {path}", file=sys.stderr)
         elif args.record and r.status == "cached":
             _warn(f"{r.chapter} was not executed (an identical run succeeded before), so it is not recorded; "
