@@ -24,6 +24,7 @@ from torch import nn
 
 from lib.book.fingerprint import REPO_ROOT
 from lib.diagnose import DiagnoseError, check_inputs, diagnose, load_data, load_factory, load_model, plan_spectra
+from lib.diagnose.analysis import gap_null_count
 from lib.diagnose.html import readable_notebook
 
 FAST = {"null_replicas": 40, "n_boot": 50, "lsq_max_iter": 0, "progress": None}
@@ -49,6 +50,7 @@ def test_linear_model_report_states_its_exact_spectrum_and_null_space() -> None:
     np.testing.assert_allclose(report.spectra["ggn"]["eigenvalues"], expected, atol=1e-12 * expected.max())
     assert report.norms["residual"] <= report.null_space["floor float64"]  # R = 0
     assert report.null_space["hessian below floor float64"] == p - np.linalg.matrix_rank(x.numpy()) == 2
+    assert report.null_space["hessian null count (gap)"] == report.null_space["ggn null count (gap)"] == 2
     assert report.description["reduction"] == "mean"
 
 
@@ -66,6 +68,7 @@ def test_softmax_regression_matches_its_closed_form_and_meets_the_rank_bound() -
     np.testing.assert_allclose(report.spectra["hessian"]["eigenvalues"], expected, atol=1e-12 * expected.max())
     assert report.rank_bound == n * (c - 1)
     assert report.null_space["hessian below floor float64"] == d * c - n * (c - 1)
+    assert report.null_space["ggn null count (gap)"] == d * c - n * (c - 1)  # the rank bound is met here
     d2 = next(v for v in report.verdicts if v.claim_id == "D2")
     assert d2.status == "confirmed" and d2.rule
 
@@ -265,6 +268,17 @@ def test_a_relu_mlp_meets_the_null_space_count_of_its_activation_pattern() -> No
     assert count >= 6 + 6 + 7  # the dead input's 6 weights, 6 rescalings, the softmax shift (6 + 1)
     assert report.null_space["ggn below floor float64"] >= count
     assert next(v for v in report.verdicts if v.claim_id == "D2").status == "confirmed"
+
+
+def test_the_gap_null_count_finds_a_known_null_space_under_round_off() -> None:
+    gen = np.random.default_rng(5)
+    p, null = 400, 137
+    q, _ = np.linalg.qr(gen.standard_normal((p, p)))
+    levels = np.concatenate([np.zeros(null), np.exp(gen.uniform(np.log(1e-6), 0, p - null))])
+    eigenvalues = np.linalg.eigvalsh((q * levels) @ q.T)  # the zeros computed in float64: |lambda| ~ eps ||H||
+    assert 0 < np.sum(np.abs(eigenvalues[:null]) > 0)
+    assert gap_null_count(eigenvalues, 1.0, p) == null
+    assert gap_null_count(levels[null:], 1.0, p - null) == 0  # no eigenvalue within the floor
 
 
 def test_a_data_loader_gives_the_spectrum_of_its_tensors() -> None:
