@@ -26,6 +26,7 @@ from lib.book.fingerprint import REPO_ROOT
 from lib.diagnose import DiagnoseError, check_inputs, diagnose, load_data, load_factory, load_model, plan_spectra
 from lib.diagnose.analysis import gap_null_count
 from lib.diagnose.html import readable_notebook
+from lib.diagnose.loading import as_tensors
 
 FAST = {"null_replicas": 40, "n_boot": 50, "lsq_max_iter": 0, "progress": None}
 
@@ -199,6 +200,30 @@ def test_the_command_refuses_bad_inputs_before_any_work(tmp_path: Path) -> None:
     result = _command(tmp_path, "--loss", "mse")
     assert result.returncode == 2 and "error: integer targets are class labels" not in result.stdout
     assert "error:" in result.stderr and not (tmp_path / "report").exists()
+
+
+def test_missing_files_and_bad_specifications_fail_before_torch_is_imported(tmp_path: Path) -> None:
+    code = ("import sys\nfrom lib.diagnose.__main__ import main\n"
+            "codes = [main(['--weights', 'modle.pt', '--data', 'd.npz', '--out', 'r']),\n"
+            "         main(['--weights', __file__, '--data', __file__, '--model', 'mynet.py:build', '--out', 'r'])]\n"
+            "print(codes, 'torch' in sys.modules, 'papermill' in sys.modules)\n")
+    (tmp_path / "probe.py").write_text(code)
+    result = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}, check=False)
+    assert result.stdout.strip() == "[2, 2] False False", result.stderr
+    assert "weights file 'modle.pt' does not exist" in result.stderr and "did you mean 'mynet:build'" in result.stderr
+
+
+def test_the_samples_are_a_seeded_random_subset_that_mixes_sorted_classes() -> None:
+    x = torch.arange(1000, dtype=torch.float64)[:, None]
+    y = torch.arange(1000) // 100  # sorted by class, 100 samples each
+    a, ya = as_tensors((x, y), 300, seed=0)
+    b, _ = as_tensors((x, y), 300, seed=0)
+    c, _ = as_tensors((x, y), 300, seed=1)
+    assert torch.equal(a, b) and not torch.equal(a, c) and len(torch.unique(a)) == 300
+    first_batch = np.bincount(ya[:64].numpy(), minlength=10)  # the first batch Hessian's samples
+    assert (first_batch > 0).sum() >= 8  # the first 64 of the file would be one class
+    assert torch.equal(as_tensors((x, y), 300)[0], x[:300])  # without a seed: the first samples
 
 
 @pytest.fixture(scope="module")

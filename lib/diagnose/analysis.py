@@ -164,9 +164,10 @@ def diagnose(
 
     ``loss``: ``"cross_entropy"``, ``"mse"`` or a callable ``loss(outputs, targets)`` that is a mean or a sum over
     samples (a sum is divided by the batch size: the curvature is always that of the mean loss). ``data``: an
-    ``(inputs, targets)`` pair or an iterable of batches (a ``DataLoader``), the first ``max_samples`` samples
-    used. The full-data spectra use every sample; the batch Hessians are the first ``max_batches`` consecutive
-    batches of ``batch_size`` samples (at least 2 for the pooled unfolding). The calibrated local-statistics rule
+    ``(inputs, targets)`` pair or an iterable of batches (a ``DataLoader``), of which ``max_samples`` samples are
+    used, drawn at random with ``seed`` (:func:`lib.diagnose.loading.as_tensors`). The full-data spectra use every
+    one of them; the batch Hessians are the first ``max_batches`` consecutive batches of ``batch_size`` samples
+    (at least 2 for the pooled unfolding). The calibrated local-statistics rule
     draws ``null_replicas`` GOE sets of the measured sizes with ``n_boot`` bootstrap replicates, as the measurement.
     The law fits run ``lsq_max_iter`` Nelder-Mead iterations of least squares besides the moment fits (0: moments
     only).
@@ -175,8 +176,16 @@ def diagnose(
     say = progress or (lambda _line: None)
     timings: dict[str, float] = {}
     loss_name, loss_fn = resolve_loss(loss)
-    x, y = as_tensors(data, max_samples)
+    x, y = as_tensors(data, max_samples, seed)
     inputs = check_inputs(model, loss_fn, x, y, train_mode=train_mode)
+    sampling = (f"{len(x):,} samples drawn at random (seed {seed}) from the data, in that random order; the batch "
+                f"Hessians are its first {max_batches} batches of {batch_size}")
+    if not y.is_floating_point() and y.ndim == 1:
+        counts = np.bincount(y.numpy())
+        present = counts[counts > 0]
+        sampling += f"; class counts {present.min()} to {present.max()} over {present.size} classes"
+        if present.min() < 0.5 * present.mean():
+            say(f"diagnose: warning: unbalanced classes in the samples ({present.min()} to {present.max()} per class)")
     mean_loss = inputs.loss_fn
     num_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     model_dtype = next(model.parameters()).dtype
@@ -253,7 +262,10 @@ def diagnose(
     verdicts = _verdicts(local, null, nullity, num_params, plan.exact, scale)
     description = {"model": type(model).__name__, "parameters": num_params, "samples": int(len(x)),
                    "outputs": num_classes, "loss": loss_name, "reduction": inputs.reduction,
-                   "model dtype": str(model_dtype).removeprefix("torch."), "mode": mode}
+                   "model dtype": str(model_dtype).removeprefix("torch."),
+                   "precision": ("model cast to float64 for every Hessian (full-data and batch)" if plan.exact else
+                                 f"SLQ in the model's dtype {str(model_dtype).removeprefix('torch.')}"),
+                   "samples used": sampling, "mode": mode}
     return Report(description=description, plan=plan.reason, exact=plan.exact, slq_plan=slq_description,
                   spectra=spectra, norms=norms, rank_bound=rank_bound, null_space=null, local_statistics=local,
                   law_fits=fits, verdicts=verdicts, timings=timings)
@@ -331,6 +343,7 @@ def _local_statistics(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tens
         f"{rule.threshold:.4g}, false rejection {rule.false_rejection:.1%}, power {rule.power:.0%}")
     return {"kind": "batch Hessians", "batches": len(batches), "batch size": batch_size,
             "selection": str(row.selection), "levels per batch": [int(c) for c in row.level_counts],
+            "batch rank bounds": [int(b) for b in batches.rank_bounds],
             "mean_min_ratio": float(row.mean_min_ratio), "ci_lo": float(row.ci_lo), "ci_hi": float(row.ci_hi),
             "ratio_miss": float(row.ratio_miss), "ks_ratio_goe": float(row.ks_ratio_goe),
             "ks_ratio_poisson": float(row.ks_ratio_poisson), "ratios": bh.pooled_ratios(
