@@ -293,6 +293,12 @@ def test_a_relu_mlp_meets_the_null_space_count_of_its_activation_pattern() -> No
     assert count >= 6 + 6 + 7  # the dead input's 6 weights, 6 rescalings, the softmax shift (6 + 1)
     assert report.null_space["ggn below floor float64"] >= count
     assert next(v for v in report.verdicts if v.claim_id == "D2").status == "confirmed"
+    assert report.null_space["ggn null count (gap)"] >= count
+    local = report.local_statistics  # 62 levels per batch above 1e-8 max|lambda|, beyond the batch bound 30 (3 - 1)
+    top = np.minimum(local["batch rank bounds"], local["levels per batch"])
+    assert max(local["levels per batch"]) > min(local["batch rank bounds"]) == 60
+    # the robustness row's rule is simulated at its own sizes, as its measurement
+    assert f"({len(top)} x {top[0]} levels)" in local["top ratio rule"].null
 
 
 def test_the_gap_null_count_finds_a_known_null_space_under_round_off() -> None:

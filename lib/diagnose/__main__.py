@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--slq-probes", type=int, default=4, help="SLQ probes")
     p.add_argument("--null-replicas", type=int, default=100, help="GOE draws of the calibrated rule")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates of the <r~> interval")
-    p.add_argument("--lsq-max-iter", type=int, default=10, help="Nelder-Mead iterations of the law fits (0: moments)")
+    p.add_argument("--lsq-max-iter", type=int, default=20, help="Nelder-Mead iterations of the law fits (0: moments)")
     p.add_argument("--seed", type=int, default=0, help="seeds the bootstraps, the GOE draws of the calibrated "
                    "rule and the Lanczos probes")
     p.add_argument("--threads", type=int, default=int(env_threads or os.cpu_count() or 1),
