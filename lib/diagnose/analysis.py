@@ -133,7 +133,7 @@ def _fit_rows(label: str, nodes: np.ndarray, weights: np.ndarray | None, num_cla
         law = best["fit"].law
         notes = []
         if np.isfinite(best["KS bulk"]) and abs(best["KS bulk"] - 0.5) < 1e-9:
-            notes.append("degenerate (bulk KS 0.5: half the bulk on one side of a point law)")
+            notes.append("degenerate fit (bulk KS exactly 0.5)")
         law_span = float(np.ptp(law.nodes[law.weights > 1e-12 * law.weights.max()])) if law.nodes.size else 0.0
         if law_span > 5 * (span[1] - span[0]):
             notes.append("fitted support over 5x wider than the bulk")
