@@ -94,8 +94,9 @@ def span(values: Iterable[float], fmt: str = ".3f") -> str:
 class Calibration:
     """A rule "the measurement is consistent with the null when ``statistic`` <= ``threshold``" (``>=`` when
     ``accept_below`` is False), with its threshold set on the first half of ``replicas`` simulated draws of the
-    ``null`` model and its error rates measured on the other half, not used to set it: ``false_rejection`` (the share of fresh null draws the rule
-    rejects; about the nominal ``level``) and ``power`` (the share of draws of the ``alternative`` it rejects)."""
+    ``null`` model and its error rates measured on the other half, not used to set it: ``false_rejection`` (the
+    share of fresh null draws the rule rejects; about the nominal ``level``) and ``power`` (the share of draws of
+    the ``alternative`` it rejects)."""
 
     statistic: str
     threshold: float
