@@ -24,7 +24,9 @@ from torch import nn
 
 from lib.book.fingerprint import REPO_ROOT
 from lib.diagnose import DiagnoseError, check_inputs, diagnose, load_data, load_factory, load_model, plan_spectra
+from lib.diagnose.analysis import gap_null_count
 from lib.diagnose.html import readable_notebook
+from lib.diagnose.loading import as_tensors
 
 FAST = {"null_replicas": 40, "n_boot": 50, "lsq_max_iter": 0, "progress": None}
 
@@ -49,6 +51,7 @@ def test_linear_model_report_states_its_exact_spectrum_and_null_space() -> None:
     np.testing.assert_allclose(report.spectra["ggn"]["eigenvalues"], expected, atol=1e-12 * expected.max())
     assert report.norms["residual"] <= report.null_space["floor float64"]  # R = 0
     assert report.null_space["hessian below floor float64"] == p - np.linalg.matrix_rank(x.numpy()) == 2
+    assert report.null_space["hessian null count (gap)"] == report.null_space["ggn null count (gap)"] == 2
     assert report.description["reduction"] == "mean"
 
 
@@ -66,6 +69,7 @@ def test_softmax_regression_matches_its_closed_form_and_meets_the_rank_bound() -
     np.testing.assert_allclose(report.spectra["hessian"]["eigenvalues"], expected, atol=1e-12 * expected.max())
     assert report.rank_bound == n * (c - 1)
     assert report.null_space["hessian below floor float64"] == d * c - n * (c - 1)
+    assert report.null_space["ggn null count (gap)"] == d * c - n * (c - 1)  # the rank bound is met here
     d2 = next(v for v in report.verdicts if v.claim_id == "D2")
     assert d2.status == "confirmed" and d2.rule
 
@@ -198,6 +202,30 @@ def test_the_command_refuses_bad_inputs_before_any_work(tmp_path: Path) -> None:
     assert "error:" in result.stderr and not (tmp_path / "report").exists()
 
 
+def test_missing_files_and_bad_specifications_fail_before_torch_is_imported(tmp_path: Path) -> None:
+    code = ("import sys\nfrom lib.diagnose.__main__ import main\n"
+            "codes = [main(['--weights', 'modle.pt', '--data', 'd.npz', '--out', 'r']),\n"
+            "         main(['--weights', __file__, '--data', __file__, '--model', 'mynet.py:build', '--out', 'r'])]\n"
+            "print(codes, 'torch' in sys.modules, 'papermill' in sys.modules)\n")
+    (tmp_path / "probe.py").write_text(code)
+    result = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}, check=False)
+    assert result.stdout.strip() == "[2, 2] False False", result.stderr
+    assert "weights file 'modle.pt' does not exist" in result.stderr and "did you mean 'mynet:build'" in result.stderr
+
+
+def test_the_samples_are_a_seeded_random_subset_that_mixes_sorted_classes() -> None:
+    x = torch.arange(1000, dtype=torch.float64)[:, None]
+    y = torch.arange(1000) // 100  # sorted by class, 100 samples each
+    a, ya = as_tensors((x, y), 300, seed=0)
+    b, _ = as_tensors((x, y), 300, seed=0)
+    c, _ = as_tensors((x, y), 300, seed=1)
+    assert torch.equal(a, b) and not torch.equal(a, c) and len(torch.unique(a)) == 300
+    first_batch = np.bincount(ya[:64].numpy(), minlength=10)  # the first batch Hessian's samples
+    assert (first_batch > 0).sum() >= 8  # the first 64 of the file would be one class
+    assert torch.equal(as_tensors((x, y), 300)[0], x[:300])  # without a seed: the first samples
+
+
 @pytest.fixture(scope="module")
 def command_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The command run end to end on a tiny model (the HTML report is also opened in the browser test)."""
@@ -265,6 +293,23 @@ def test_a_relu_mlp_meets_the_null_space_count_of_its_activation_pattern() -> No
     assert count >= 6 + 6 + 7  # the dead input's 6 weights, 6 rescalings, the softmax shift (6 + 1)
     assert report.null_space["ggn below floor float64"] >= count
     assert next(v for v in report.verdicts if v.claim_id == "D2").status == "confirmed"
+    assert report.null_space["ggn null count (gap)"] >= count
+    local = report.local_statistics  # 62 levels per batch above 1e-8 max|lambda|, beyond the batch bound 30 (3 - 1)
+    top = np.minimum(local["batch rank bounds"], local["levels per batch"])
+    assert max(local["levels per batch"]) > min(local["batch rank bounds"]) == 60
+    # the robustness row's rule is simulated at its own sizes, as its measurement
+    assert f"({len(top)} x {top[0]} levels)" in local["top ratio rule"].null
+
+
+def test_the_gap_null_count_finds_a_known_null_space_under_round_off() -> None:
+    gen = np.random.default_rng(5)
+    p, null = 400, 137
+    q, _ = np.linalg.qr(gen.standard_normal((p, p)))
+    levels = np.concatenate([np.zeros(null), np.exp(gen.uniform(np.log(1e-6), 0, p - null))])
+    eigenvalues = np.linalg.eigvalsh((q * levels) @ q.T)  # the zeros computed in float64: |lambda| ~ eps ||H||
+    assert 0 < np.sum(np.abs(eigenvalues[:null]) > 0)
+    assert gap_null_count(eigenvalues, 1.0, p) == null
+    assert gap_null_count(levels[null:], 1.0, p - null) == 0  # no eigenvalue within the floor
 
 
 def test_a_data_loader_gives_the_spectrum_of_its_tensors() -> None:

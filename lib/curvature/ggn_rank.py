@@ -133,10 +133,11 @@ def pattern_nullity(model: nn.Module, x: Tensor) -> dict[str, int]:
 
     These directions are linearly independent when the biases are non-zero (each rescaling has a component
     outside the null sets, its own incoming weights ``w_j`` with ``[A, 1] w_j = z_j != 0`` on ``S_j``), so
-    ``rank G <= P - pattern_nullity``. For one hidden layer the bound is met in our tests; deeper nets have
-    more null directions (units with the same activation set act as one linear map on the data, and a narrow
-    layer caps the rank of the Jacobian of everything before it). Returns the total and the numbers of dead
-    and always-active units.
+    ``rank G <= P - pattern_nullity``. It is a lower bound on the nullity, not the count: a 64-32-10 MLP
+    trained on 512 digits has about 940 null directions (the largest gap of its float64 spectrum) against 492
+    counted here, and deeper nets have more (units with the same activation set act as one linear map on the
+    data, and a narrow layer caps the rank of the Jacobian of everything before it). Returns the total and the
+    numbers of dead and always-active units.
     """
     linears = relu_mlp_layers(model)
     # in float64 and on the model's device, as ggn_factor evaluates the activation pattern

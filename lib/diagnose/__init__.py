@@ -7,9 +7,20 @@ calibrated rule, law fits with bulk and atom separated); ``python -m lib.diagnos
 a JSON summary.
 """
 
-from lib.diagnose.analysis import diagnose, plan_spectra, roundoff_floor
-from lib.diagnose.loading import DiagnoseError, check_inputs, load_data, load_factory, load_model, resolve_loss
-from lib.diagnose.report import Report
+import importlib
+from typing import Any
+
+#: the public names and their modules, imported on first use (PEP 562): ``python -m lib.diagnose`` checks its
+#: arguments before torch is loaded
+_EXPORTS = {"diagnose": "analysis", "plan_spectra": "analysis", "roundoff_floor": "analysis",
+            "DiagnoseError": "loading", "check_inputs": "loading", "load_data": "loading", "load_factory": "loading",
+            "load_model": "loading", "resolve_loss": "loading", "Report": "report"}
 
 __all__ = ["DiagnoseError", "Report", "check_inputs", "diagnose", "load_data", "load_factory", "load_model",
            "plan_spectra", "resolve_loss", "roundoff_floor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"lib.diagnose.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'lib.diagnose' has no attribute {name!r}")

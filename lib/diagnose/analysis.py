@@ -45,7 +45,7 @@ from lib.rmt import measures as ms
 from lib.rmt.level_statistics import GOE_MEAN_MIN_RATIO
 from lib.rmt.spacings import spacing_ratios
 
-__all__ = ["EXACT_MEMORY_SHARE", "SpectrumPlan", "diagnose", "plan_spectra", "roundoff_floor"]
+__all__ = ["EXACT_MEMORY_SHARE", "SpectrumPlan", "diagnose", "gap_null_count", "plan_spectra", "roundoff_floor"]
 
 #: share of the free memory the dense float64 matrices (and eigvalsh's workspace) may take on the exact path
 EXACT_MEMORY_SHARE = 0.5
@@ -53,6 +53,8 @@ EXACT_MEMORY_SHARE = 0.5
 _DENSE_ARRAYS = 4
 _NULL_CLAIM = ("The GGN has at least as many null directions as its bounds predict (P - r, r its rank bound; for a "
                "ReLU MLP under cross-entropy, the count from its activation pattern)")
+#: fewer bulk eigenvalues than this and a law fit's bulk KS distance says little (a warning in its row)
+MIN_BULK = 200
 #: share of the free memory an SLQ run may take (its basis and work vectors, :func:`lib.curvature.lanczos.slq_plan`)
 SLQ_MEMORY_SHARE = 0.25
 
@@ -93,6 +95,22 @@ def roundoff_floor(norm: float, num_params: int, dtype: torch.dtype) -> float:
     return float(torch.finfo(dtype).eps * num_params * norm)
 
 
+def gap_null_count(eigenvalues: np.ndarray, norm: float, num_params: int) -> int:
+    """The numerical null count of a float64 spectrum read from its gap: with a_1 <= ... <= a_P the sorted
+    |lambda| (floored at eps^2 ||H||_2, so exact zeros have a logarithm), the index i maximising
+    log(a_{i+1} / a_i) over the pairs that straddle or lie in the round-off band, a_i <= eps P ||H||_2 and
+    a_{i+1} >= eps ||H||_2 (backward-stable eigensolvers move an exact zero by O(eps ||H||_2) and at most
+    O(eps P ||H||_2); Golub & Van Loan 2013, section 8.3); 0 when no |lambda| lies within eps P ||H||_2."""
+    eps = float(np.finfo(np.float64).eps)
+    a = np.log(np.maximum(np.sort(np.abs(np.asarray(eigenvalues, dtype=float))), eps**2 * norm))
+    low, high = np.log(eps * num_params * norm), np.log(eps * norm)
+    candidates = np.flatnonzero((a[:-1] <= low) & (a[1:] >= high))
+    if candidates.size == 0:
+        return int(np.sum(a <= low))
+    gaps = a[candidates + 1] - a[candidates]
+    return int(candidates[np.argmax(gaps)] + 1)
+
+
 def _fit_rows(label: str, nodes: np.ndarray, weights: np.ndarray | None, num_classes: int,
               max_iter: int) -> list[dict[str, Any]]:
     """Every law of ``all_families`` fitted to the spectrum with its top ``num_classes`` eigenvalues (per probe, for
@@ -104,14 +122,29 @@ def _fit_rows(label: str, nodes: np.ndarray, weights: np.ndarray | None, num_cla
     tol = ms.zero_tolerance(variants["k=0"])
     rows = sf.fit_rows(label, {ref: variants[ref]}, all_families(), [ref] if max_iter > 0 else [], zero_tol=tol,
                        max_iter=max(max_iter, 1), log=None)
+    measure = variants[ref]
+    away = np.abs(measure.nodes) > tol
+    bulk_size = int(away.sum()) if weights is None else float(measure.weights[away].sum())  # eigenvalues | weight
+    span = (float(measure.nodes[away].min()), float(measure.nodes[away].max())) if away.any() else (0.0, 0.0)
     out = []
     for family in dict.fromkeys(r["family"] for r in rows):
         fits = [r for r in rows if r["family"] == family]
         best = min(fits, key=lambda r: r["KS bulk"] if np.isfinite(r["KS bulk"]) else np.inf)
-        out.append({"spectrum": label, "law": family, "outliers removed": ref, "method": best["method"],
+        law = best["fit"].law
+        notes = []
+        if np.isfinite(best["KS bulk"]) and abs(best["KS bulk"] - 0.5) < 1e-9:
+            notes.append("degenerate fit (bulk KS exactly 0.5)")
+        law_span = float(np.ptp(law.nodes[law.weights > 1e-12 * law.weights.max()])) if law.nodes.size else 0.0
+        if law_span > 5 * (span[1] - span[0]):
+            notes.append("fitted support over 5x wider than the bulk")
+        if weights is None and bulk_size < MIN_BULK:
+            notes.append(f"bulk of {bulk_size} < {MIN_BULK} eigenvalues")
+        out.append({"spectrum": label, "law": family, "outliers removed": ref,
+                    "bulk size": bulk_size if weights is None else f"weight {bulk_size:.3f}",
+                    "method": best["method"] if len(fits) == 1 else f"{best['method']} (smaller bulk KS)",
                     "bulk KS": float(best["KS bulk"]), "whole KS": float(best["KS"]),
                     "atom observed": float(best["zero obs."]), "atom predicted": float(best["zero pred."]),
-                    "params": best["params"], "fit": best["fit"]})
+                    "params": best["params"], "warning": "; ".join(notes), "fit": best["fit"]})
     return out
 
 
@@ -148,9 +181,10 @@ def diagnose(
 
     ``loss``: ``"cross_entropy"``, ``"mse"`` or a callable ``loss(outputs, targets)`` that is a mean or a sum over
     samples (a sum is divided by the batch size: the curvature is always that of the mean loss). ``data``: an
-    ``(inputs, targets)`` pair or an iterable of batches (a ``DataLoader``), the first ``max_samples`` samples
-    used. The full-data spectra use every sample; the batch Hessians are the first ``max_batches`` consecutive
-    batches of ``batch_size`` samples (at least 2 for the pooled unfolding). The calibrated local-statistics rule
+    ``(inputs, targets)`` pair or an iterable of batches (a ``DataLoader``), of which ``max_samples`` samples are
+    used, drawn at random with ``seed`` (:func:`lib.diagnose.loading.as_tensors`). The full-data spectra use every
+    one of them; the batch Hessians are the first ``max_batches`` consecutive batches of ``batch_size`` samples
+    (at least 2 for the pooled unfolding). The calibrated local-statistics rule
     draws ``null_replicas`` GOE sets of the measured sizes with ``n_boot`` bootstrap replicates, as the measurement.
     The law fits run ``lsq_max_iter`` Nelder-Mead iterations of least squares besides the moment fits (0: moments
     only).
@@ -159,8 +193,16 @@ def diagnose(
     say = progress or (lambda _line: None)
     timings: dict[str, float] = {}
     loss_name, loss_fn = resolve_loss(loss)
-    x, y = as_tensors(data, max_samples)
+    x, y = as_tensors(data, max_samples, seed)
     inputs = check_inputs(model, loss_fn, x, y, train_mode=train_mode)
+    sampling = (f"{len(x):,} samples drawn at random (seed {seed}) from the data, in that random order; the batch "
+                f"Hessians are its first {max_batches} batches of {batch_size}")
+    if not y.is_floating_point() and y.ndim == 1:
+        counts = np.bincount(y.numpy())
+        present = counts[counts > 0]
+        sampling += f"; class counts {present.min()} to {present.max()} over {present.size} classes"
+        if present.min() < 0.5 * present.mean():
+            say(f"diagnose: warning: unbalanced classes in the samples ({present.min()} to {present.max()} per class)")
     mean_loss = inputs.loss_fn
     num_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     model_dtype = next(model.parameters()).dtype
@@ -237,7 +279,10 @@ def diagnose(
     verdicts = _verdicts(local, null, nullity, num_params, plan.exact, scale)
     description = {"model": type(model).__name__, "parameters": num_params, "samples": int(len(x)),
                    "outputs": num_classes, "loss": loss_name, "reduction": inputs.reduction,
-                   "model dtype": str(model_dtype).removeprefix("torch."), "mode": mode}
+                   "model dtype": str(model_dtype).removeprefix("torch."),
+                   "precision": ("model cast to float64 for every Hessian (full-data and batch)" if plan.exact else
+                                 f"SLQ in the model's dtype {str(model_dtype).removeprefix('torch.')}"),
+                   "samples used": sampling, "mode": mode}
     return Report(description=description, plan=plan.reason, exact=plan.exact, slq_plan=slq_description,
                   spectra=spectra, norms=norms, rank_bound=rank_bound, null_space=null, local_statistics=local,
                   law_fits=fits, verdicts=verdicts, timings=timings)
@@ -262,6 +307,8 @@ def _null_space(spectra: dict[str, dict[str, np.ndarray]], norms: dict[str, floa
     out: dict[str, Any] = {"rank bound": rank_bound, "bound's null share": 1 - rank_bound / num_params,
                            "floor float64": roundoff_floor(h_norm, num_params, torch.float64),
                            "floor float32": roundoff_floor(h_norm, num_params, torch.float32)}
+    if exact:
+        out["floor float64 (eps ||H||)"] = float(torch.finfo(torch.float64).eps * h_norm)
     for kind in ("hessian", "ggn"):
         s = spectra[kind]
         if exact:
@@ -270,6 +317,10 @@ def _null_space(spectra: dict[str, dict[str, np.ndarray]], norms: dict[str, floa
                 count = int(np.sum(eigs <= out[f"floor {precision}"]))
                 out[f"{kind} below floor {precision}"] = count
                 out[f"{kind} share below floor {precision}"] = count / num_params
+            out[f"{kind} below eps ||H||"] = int(np.sum(eigs <= out["floor float64 (eps ||H||)"]))
+            out[f"{kind} null count (gap)"] = gap_null_count(s["eigenvalues"], h_norm, num_params)
+            for rel in (bh.RELATIVE_CUT, 1e-3):  # the local statistics' cut-off and the law fits' atom window
+                out[f"{kind} below {rel:g} max|lambda|"] = int(np.sum(eigs <= rel * norms[kind]))
             out[f"{kind} negative share"] = float(np.mean(s["eigenvalues"] < -out["floor float64"]))
         else:
             whole = ms.spectral_measure(s["nodes"], s["weights"])
@@ -307,14 +358,35 @@ def _local_statistics(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tens
     rule = row.ratio_rule
     say(f"diagnose: <r~> = {row.mean_min_ratio:.4f} [{row.ci_lo:.4f}, {row.ci_hi:.4f}]; calibrated threshold "
         f"{rule.threshold:.4g}, false rejection {rule.false_rejection:.1%}, power {rule.power:.0%}")
-    return {"kind": "batch Hessians", "batches": len(batches), "batch size": batch_size,
+    robust = _top_levels_robustness(batches, [int(c) for c in row.level_counts], replicas, n_boot, seed)
+    return robust | {"kind": "batch Hessians", "batches": len(batches), "batch size": batch_size,
             "selection": str(row.selection), "levels per batch": [int(c) for c in row.level_counts],
+            "batch rank bounds": [int(b) for b in batches.rank_bounds],
             "mean_min_ratio": float(row.mean_min_ratio), "ci_lo": float(row.ci_lo), "ci_hi": float(row.ci_hi),
             "ratio_miss": float(row.ratio_miss), "ks_ratio_goe": float(row.ks_ratio_goe),
             "ks_ratio_poisson": float(row.ks_ratio_poisson), "ratios": bh.pooled_ratios(
                 batches.eigenvalues, **_selection_kwargs(selection, batches.rank_bounds)),
             "goe_like": bool(row.goe_like), "ratio_ks_ok": bool(row.ratio_ks_ok),
             "ratio rule": rule, "ratio_ks rule": row.ratio_ks_rule}
+
+
+def _top_levels_robustness(batches: Any, kept: list[int], replicas: int, n_boot: int, seed: int) -> dict[str, Any]:
+    """A robustness check of D1's level selection: <r~> of the top min(b (C - 1), kept) levels by |lambda| of each
+    batch Hessian (b (C - 1) its GGN rank bound), under the same calibrated rule simulated at those sizes. Levels
+    beyond the GGN's rank come from R and the near-null region; this row leaves them out. Empty when every batch
+    kept no more levels than its bound (the selection would be the same)."""
+    top = np.minimum(np.asarray(batches.rank_bounds), np.asarray(kept))
+    if np.array_equal(top, kept):
+        return {"top levels": "same as the levels kept (none beyond the batch rank bound)"}
+    entry = {"eigenvalues": batches.eigenvalues, "rank_bounds": top, "rank_bound_valid": True}
+    table = bh.summary_table({"top": entry}, {"top": {"rank": True}}, ("pool",), n_boot=n_boot, seed=seed)
+    if table.empty:
+        return {"top levels": "fewer than 3 levels per batch"}
+    row = paper1_claims.calibrated_table(table, replicas=replicas, n_boot=n_boot, seed=seed).iloc[0]
+    return {"top levels": f"top min(b (C - 1), kept) = {', '.join(map(str, top))} levels",
+            "top mean_min_ratio": float(row.mean_min_ratio), "top ci_lo": float(row.ci_lo),
+            "top ci_hi": float(row.ci_hi), "top ratio_miss": float(row.ratio_miss),
+            "top goe_like": bool(row.goe_like), "top ratio rule": row.ratio_rule}
 
 
 def _selection_kwargs(selection: dict[str, dict[str, Any]], rank_bounds: np.ndarray) -> dict[str, Any]:
@@ -335,7 +407,10 @@ def _verdicts(local: dict, null: dict, nullity: int, num_params: int, exact: boo
             "D1", "The batch Hessians' local statistics are GOE-like", "confirmed" if local["goe_like"] else
             "contradicted",
             f"<r~> = {local['mean_min_ratio']:.4f} [{local['ci_lo']:.4f}, {local['ci_hi']:.4f}] against "
-            f"{GOE_MEAN_MIN_RATIO:.4f} (GOE; Poisson 0.3863); 0.5307 outside the interval by {local['ratio_miss']:.4g}",
+            f"{GOE_MEAN_MIN_RATIO:.4f} (GOE; Poisson 0.3863); 0.5307 outside the interval by {local['ratio_miss']:.4g}"
+            + (f"; robustness, not deciding ({local['top levels']}): <r~> = {local['top mean_min_ratio']:.4f}, "
+               f"{'GOE-like' if local['top goe_like'] else 'not GOE-like'} under its own calibration"
+               if "top ratio rule" in local else ""),
             scale, rule=rule.describe()))
     else:
         evidence = (f"top {local['levels']} converged Lanczos levels: <r~> = {local['mean_min_ratio']:.4f}; extreme "
@@ -345,18 +420,27 @@ def _verdicts(local: dict, null: dict, nullity: int, num_params: int, exact: boo
                            rule="no status without exact batch spectra (convention): the top Lanczos levels are "
                                 "shown for context only"))
     if exact:
-        count = null["ggn below floor float64"]
+        count = null["ggn null count (gap)"]
         ok = count >= nullity
+        excess = count - nullity
+        tight = ("the bound is met" if excess == 0 else
+                 f"the larger bound explains {nullity:,} of about {count:,} null directions "
+                 f"({excess:,} = {excess / num_params:.1%} of P unexplained: the bound is "
+                 + ("far from tight)" if excess > 0.1 * count else "nearly tight)") if ok else
+                 f"{-excess:,} fewer than the bound")
         out.append(Verdict(
             "D2", _NULL_CLAIM, "confirmed" if ok else "contradicted",
-            f"{count:,} of P = {num_params:,} GGN eigenvalues within the float64 floor {null['floor float64']:.3g}; "
-            f"the bounds predict at least {nullity:,} (P - r = {num_params - null['rank bound']:,}"
+            f"GGN null count from the spectrum's gap: {count:,} of P = {num_params:,} "
+            f"({null['ggn below eps ||H||']:,} within eps ||H||_2 = {null['floor float64 (eps ||H||)']:.3g}, "
+            f"{null['ggn below floor float64']:,} within the pessimistic eps P ||H||_2 = "
+            f"{null['floor float64']:.3g}); bounds: P - r = {max(num_params - null['rank bound'], 0):,}"
             + (f", ReLU pattern {null['ReLU-pattern null directions']:,}" if "dead units" in null else "")
-            + f"); Hessian: {null['hessian below floor float64']:,} within it "
-            f"({null['hessian below floor float32']:,} within the float32 floor {null['floor float32']:.3g})",
+            + f"; {tight}. Hessian: {null['hessian null count (gap)']:,} from its gap",
             scale, rule="exact check of theorems (rank J^T H_out J <= rank H_out; the null directions of a ReLU "
-                        "MLP's activation pattern): confirmed when the count of |lambda| <= eps P ||H||_2 is at "
-                        "least the larger bound"))
+                        "MLP's activation pattern), one-sided: confirmed when the GGN's null count, read at the "
+                        "largest gap of its sorted |lambda| in the round-off band [eps ||H||_2, eps P ||H||_2], "
+                        "is at least the larger bound; how far the count exceeds the bound is reported, not "
+                        "judged"))
     else:
         share = null["ggn weight near zero"]
         out.append(Verdict(

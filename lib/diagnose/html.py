@@ -53,6 +53,7 @@ def readable_notebook(notebook: dict[str, Any], bib: Path = REPO_ROOT / "referen
         if cell["cell_type"] == "code" and meta:
             figures[meta["name"]] = len(figures) + 1
             caption = f"**Figure {figures[meta['name']]}.** {meta['caption']}"
+            cell["metadata"]["alt"] = f"Figure {figures[meta['name']]}: " + meta["caption"].replace("$", "")
             cell.setdefault("outputs", []).append({"output_type": "display_data", "metadata": {},
                                                    "data": {"text/markdown": caption, "text/plain": caption}})
     entries = _bibliography(bib) if bib.is_file() else {}

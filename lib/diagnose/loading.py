@@ -16,6 +16,7 @@ Every check here is cheap (one forward pass on two samples, one on the whole dat
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,9 +86,10 @@ def load_model(weights: str | Path, factory: str | Callable[[], nn.Module] | Non
     except Exception as exc:
         if not trust_pickle:
             raise DiagnoseError(
-                f"{str(path)!r} is not a plain state_dict (torch.load(weights_only=True) failed: {exc}). If it is a "
-                "whole module saved with torch.save(model, ...), pass --trust-pickle (unpickling runs code from "
-                "the file: only for files you trust), or save model.state_dict() and pass --model") from exc
+                f"{str(path)!r} is not a plain state_dict: if it is a whole module saved with torch.save(model, ...), "
+                "pass --trust-pickle (unpickling runs code from the file: only for files you trust; --model is then "
+                "ignored), or save model.state_dict() and pass --model\n"
+                f"torch.load(weights_only=True) failed: {exc}") from exc
         obj = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(obj, nn.Module):
         return obj
@@ -131,10 +133,13 @@ def load_data(path: str | Path, x_key: str = "x", y_key: str = "y") -> tuple[Ten
     return as_tensors((torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))))
 
 
-def as_tensors(data: Any, max_samples: int | None = None) -> tuple[Tensor, Tensor]:
+def as_tensors(data: Any, max_samples: int | None = None, seed: int | None = None) -> tuple[Tensor, Tensor]:
     """``(inputs, targets)`` from a pair of tensors or arrays, or from an iterable of such batches (a
-    ``DataLoader``, concatenated; the first ``max_samples`` samples when given). Inputs keep their dtype (the
-    curvature operators cast them to the dtype of the computation), integer targets become int64."""
+    ``DataLoader``, concatenated until it has ``max_samples`` samples). With ``seed``, the samples are a random
+    permutation (``torch.randperm`` seeded with ``seed``) of what was read, cut to ``max_samples``: a random
+    subset whose consecutive batches do not follow the file's order (which may be sorted by class); without it,
+    the first ``max_samples``. Inputs keep their dtype (the curvature operators cast them to the dtype of the
+    computation), integer targets become int64."""
     if isinstance(data, tuple | list) and len(data) == 2 and not isinstance(data[0], tuple | list):
         x, y = (torch.as_tensor(v) for v in data)
     else:
@@ -155,6 +160,9 @@ def as_tensors(data: Any, max_samples: int | None = None) -> tuple[Tensor, Tenso
         x, y = torch.cat(xs), torch.cat(ys)
     if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
         raise DiagnoseError(f"inputs {tuple(x.shape)} and targets {tuple(y.shape)} must have the same first dimension")
+    if seed is not None:
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+        x, y = x[order], y[order]
     if max_samples is not None:
         x, y = x[:max_samples], y[:max_samples]
     if len(x) < 4:
@@ -169,7 +177,10 @@ def resolve_loss(loss: str | Callable[[Tensor, Tensor], Tensor]) -> tuple[str, C
         return loss, load_factory(loss, "--loss")
     if isinstance(loss, str):
         if loss not in LOSSES:
-            raise DiagnoseError(f"unknown loss {loss!r}; choose from {sorted(LOSSES)} or pass a callable")
+            close = difflib.get_close_matches(loss.replace("-", "_"), LOSSES, n=1, cutoff=0.6)
+            raise DiagnoseError(f"unknown loss {loss!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                                + f"; choose from {sorted(LOSSES)}, a 'pkg.module:function' or, in Python, a "
+                                "callable")
         return loss, LOSSES[loss]
     if not callable(loss):
         raise DiagnoseError(f"the loss must be a name or a callable loss(outputs, targets), got {type(loss).__name__}")
