@@ -241,7 +241,7 @@ def kernel_environment(threads: int) -> dict[str, str]:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def environment_set(values: dict[str, str]) -> Iterator[None]:
     """Set environment variables for the duration of the block (a kernel started inside inherits them)."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
@@ -274,7 +274,7 @@ def execute(run: Run, timeout: int = 3600, threads: int = 1) -> Record:
     try:
         device = _device_description()
         output.parent.mkdir(parents=True, exist_ok=True)
-        with _environment(kernel_environment(threads)):
+        with environment_set(kernel_environment(threads)):
             papermill.execute_notebook(
                 run.notebook,
                 str(partial),

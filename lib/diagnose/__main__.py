@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from lib.book.batch import _environment, kernel_environment
+    from lib.book.batch import environment_set, kernel_environment
     from lib.diagnose.html import write_html
 
     out = Path(args.out).resolve()
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     start = time.perf_counter()
     try:
-        with _environment(env):
+        with environment_set(env):
             papermill.execute_notebook(str(CHAPTER), str(executed), parameters=parameters, kernel_name="python3",
                                        cwd=os.getcwd(), progress_bar=False, log_output=args.verbose,
                                        execution_timeout=args.timeout)
