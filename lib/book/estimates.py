@@ -9,7 +9,7 @@ operation count's exponent (``n^3`` for ``eigvalsh``, ``n^2`` for a tridiagonal 
 samples of a P-parameter network, ``N P^2`` for a dense Hessian, ...) and ``b`` is a fixed cost per call (Python and
 dispatch overhead). ``a`` and ``b`` are measured on this machine by short timed micro-runs at two small sizes
 (:func:`fit_law`, :func:`measure_primitives`, cached on disk keyed by the machine, the thread count and this
-module's code); a third, larger size checks the law (tests/test_estimates.py). The networks' micro-runs are MLPs of
+module's code); a third, larger size checks the law (benchmarks/estimate_laws.py). The networks' micro-runs are MLPs of
 P = 2,050 to 5,370 parameters, the chapters' range: fitted at P = 15,850 and 51,000 instead, the Hessian-vector
 product's law missed a third size by a factor 2.3, so steps far above that range are rough. A chapter's time is its
 kernel's start (measured: a Python that imports what the chapters import) plus one rendered figure per figure cell
@@ -489,6 +489,29 @@ def _ch09(p: Mapping[str, Any]) -> list[Step]:
                  2 * len(p["ww_ratios"]) * p_count + 10 * p_count / 3)]
 
 
+def _ch10(p: Mapping[str, Any]) -> list[Step]:
+    # the default network (the zoo MLP on the digits): a user's own model is not known before it is loaded, so
+    # its estimate is that of the default network's sizes
+    n_all = _n_train("digits")
+    n = min(p["max_samples"] or n_all, n_all)
+    P = _params(p["zoo_model"], (64,), widths=p["zoo_widths"])
+    b, m = p["batch_size"], p["max_batches"]
+    # a least-squares law fit tabulates a free-probability law once per Nelder-Mead evaluation (about one per
+    # iteration plus the initial simplex): each counted as one Wigner x Wishart entry of chapter 9 (rough)
+    fit_evaluations = 2 * 3 * (p["lsq_max_iter"] + 4) if p["lsq_max_iter"] else 0
+    return [
+        Step("training the default network", "train_pass", n_all * P, p["zoo_epochs"],
+             calls=p["zoo_epochs"] * n_all / 64),
+        Step("dense Hessian and GGN", "dense_hessian", n * P * P, 2, memory=3 * 8 * P * P),
+        _eigh_step("exact spectra of H, G and R", P, 3, torch=True),
+        Step("batch Hessians", "dense_hessian", b * P * P, m, memory=3 * 8 * P * P),
+        _eigh_step("batch spectra", P, m, torch=True),
+        Step("GOE null draws of the calibrated rules (and the robustness row's)", "tridiagonal", float(P) ** 2,
+             2 * p["null_replicas"] * m),
+        Step("least-squares law fits", "thresholds", 1.0, fit_evaluations),
+    ]
+
+
 #: chapter (notebook stem) -> its cost model
 MODELS: dict[str, Callable[[Mapping[str, Any]], list[Step]]] = {
     "01_rmt_baselines": _ch01,
@@ -500,6 +523,7 @@ MODELS: dict[str, Callable[[Mapping[str, Any]], list[Step]]] = {
     "07_network_spectra_vs_laws": _ch07,
     "08_beyond_semicircle": _ch08,
     "09_layered_critical_points": _ch09,
+    "10_diagnose_your_network": _ch10,
 }
 
 TORCH_PRIMITIVES = frozenset({"train_pass", "hvp", "dense_hessian", "conv_pass"})
