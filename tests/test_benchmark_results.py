@@ -120,3 +120,14 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
     title = br.tables({"exact_hessian": result["exact_hessian"]})[0][0]
     assert title.startswith("The engine's speed and memory targets")
     assert br.targets({"machine": {}}) == []
+
+
+def test_a_section_measured_apart_names_its_commit_and_date():
+    """A section carrying its own machine entry (measured apart from the file's run) says so in its title; one of
+    the file's run, or from before the harness recorded commits, adds nothing."""
+    from lib.book.benchmark_results import provenance_note
+
+    apart = {"machine": {"commit": "0123456789abcdef", "saved": "2026-12-06T02:00:00Z"}}
+    assert provenance_note(apart) == (" [measured apart from this file's run: commit 0123456789, "
+                                      "saved 2026-12-06T02:00:00Z]")
+    assert provenance_note({}) == "" and provenance_note({"machine": {"device": "cpu"}}) == ""

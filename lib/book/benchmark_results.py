@@ -76,6 +76,15 @@ def load_note(section: dict[str, Any]) -> str:
             f"{load['other_cores_max']:.2f} at most]")
 
 
+def provenance_note(section: dict[str, Any]) -> str:
+    """Where a section measured apart from the file's timing run (its own ``machine`` entry) comes from: its commit
+    and when it was saved ("" for a section of the file's run, or one from before the harness recorded them)."""
+    machine = section.get("machine") or {}
+    if "commit" not in machine:
+        return ""
+    return f" [measured apart from this file's run: commit {machine['commit'][:10]}, saved {machine.get('saved', '?')}]"
+
+
 def explain_error(error: str) -> str:
     """A peer's recorded error (the ``repr`` of its exception, cut at 200 characters) as one line: "failed:
     <exception type>: <first sentence of its message>"."""
@@ -231,11 +240,13 @@ def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
         out.append((load_note(e).strip(), _rows(e["rows"], "problem")))
     if "hvp_over_gradient" in result:
         h = result["hvp_over_gradient"]
-        out.append((f"HVP / gradient time, P = {h['P']}, N = {h['N']}:{load_note(h)}", _rows(h["rows"], "method")))
+        out.append((f"HVP / gradient time, P = {h['P']}, N = {h['N']}:{load_note(h)}{provenance_note(h)}",
+                    _rows(h["rows"], "method")))
     if "slq" in result:
         s = result["slq"]
         out.append((f"SLQ, P = {s['P']}, N = {s['N']}, {s['steps']} steps x {s['probes']} probes "
-                    f"(accuracy on P = {s['accuracy_model_P']}):{load_note(s)}", _rows(s["rows"], "method")))
+                    f"(accuracy on P = {s['accuracy_model_P']}):{load_note(s)}{provenance_note(s)}",
+                    _rows(s["rows"], "method")))
     if "slq_memory_plan" in result:
         m = result["slq_memory_plan"]
         plans = pd.DataFrame([{"probes x steps": f"{p['num_probes']} x {p['num_steps']}",
