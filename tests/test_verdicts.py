@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lib.book.verdicts import (
@@ -122,3 +124,27 @@ def test_recorded_verdicts_are_matched_by_claim_and_shown_beside_the_live_ones()
     assert "| Paper 1 (Baskerville, Granziol & Keating) | 1 confirmed, 1 contradicted | 2 of 2 |" in page
     with pytest.raises(ValueError, match="recorded column has 2 rows for 3"):
         verdict_html(live, [("x", matched[:2])])
+
+
+def test_a_records_commit_is_dirty_for_code_and_not_for_the_records_themselves(tmp_path: Path) -> None:
+    """``git_commit`` marks a checkout +dirty when a tracked file changed, except under results/ (the records a
+    batch writes while it runs are not the code that computed them)."""
+    import subprocess
+
+    from lib.book.records import git_commit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "c")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "results" / "r.json").write_text('{"new": 1}')
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == clean + "+dirty"
