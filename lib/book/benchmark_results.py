@@ -237,7 +237,7 @@ def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                     "in its row):", targets_table(measured)))
     if "exact_hessian" in result:
         e = result["exact_hessian"]
-        out.append((load_note(e).strip(), _rows(e["rows"], "problem")))
+        out.append(((load_note(e) + provenance_note(e)).strip(), _rows(e["rows"], "problem")))
     if "hvp_over_gradient" in result:
         h = result["hvp_over_gradient"]
         out.append((f"HVP / gradient time, P = {h['P']}, N = {h['N']}:{load_note(h)}{provenance_note(h)}",
