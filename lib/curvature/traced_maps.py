@@ -86,14 +86,6 @@ def tensor_storages(values: Iterable[object], external: Iterable[Tensor] = ()) -
     return held
 
 
-def held_storages(module: nn.Module, external: Iterable[Tensor] = ()) -> dict[int, int]:
-    """The distinct tensor storages held by ``module`` and its submodules (attributes, parameters, buffers), as
-    data pointer -> bytes, leaving out the storages of ``external`` tensors: the memory a graph alone keeps alive."""
-    values = [value for m in module.modules()
-              for value in (*vars(m).values(), *m._parameters.values(), *m._buffers.values())]
-    return tensor_storages(values, external)
-
-
 def _val(node: fx.Node) -> object:
     return node.meta.get("val")
 
