@@ -56,7 +56,7 @@ if __name__ == "__main__":
         save("exact_hessian", measured["exact_hessian"], args.tag)
     if "hvp" in args.only:
         with LoadMonitor().watching() as monitor:
-            result = bench_hvp.main(2000, 500, max(args.repeats, 7))
+            result = bench_hvp.main(2000, 500, max(args.repeats, 7), large_repeats=args.repeats)
         result["load"] = report("hvp", monitor)
         bench_hvp.print_result(result)  # the table, the plans, memory at 2,000 and 20,000 images, the targets
         save("hvp_over_gradient", result, args.tag)

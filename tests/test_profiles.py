@@ -155,7 +155,7 @@ def test_main_reports_malformed_input_in_one_line(book: Path, capsys: pytest.Cap
     assert not out.exists()
 
 
-@pytest.mark.parametrize("profile", ["quick", "smoke", "paper"])
+@pytest.mark.parametrize("profile", ["quick", "smoke", "paper", "paper_partial"])
 def test_the_book_profiles_fit_the_chapters(profile: str) -> None:
     assert len(batch.plan(profile)) == len(profiles.chapters())  # every value passes the type and range checks
 

@@ -126,6 +126,21 @@ def test_recorded_verdicts_are_matched_by_claim_and_shown_beside_the_live_ones()
         verdict_html(live, [("x", matched[:2])])
 
 
+def test_a_claim_whose_text_names_a_profile_parameter_is_matched_by_its_identifier() -> None:
+    """A claim naming its step count (80 in the build, 160 in the record) pairs by identifier when the identifier
+    is unambiguous, showing the recorded claim; an identifier left twice on either side stays unpaired."""
+    from lib.book.records import match_verdicts
+
+    live = [Verdict("tools", "SLQ with 80 steps matches", "qualified", "W1 = 0.1", "CPU"),
+            Verdict("P1.1", "a", "confirmed", "e", "CPU"), Verdict("P1.1", "b", "confirmed", "e", "CPU")]
+    recorded = [Verdict("tools", "SLQ with 160 steps matches", "confirmed", "W1 = 0.01", "paper"),
+                Verdict("P1.1", "c", "open", "e", "paper"), Verdict("P1.1", "d", "open", "e", "paper")]
+    matched = match_verdicts(live, recorded)
+    assert matched[0].status == "confirmed"
+    assert matched[0].evidence == "(recorded claim: SLQ with 160 steps matches) W1 = 0.01"
+    assert matched[1:] == [None, None]
+
+
 def test_a_records_commit_is_dirty_for_code_and_not_for_the_records_themselves(tmp_path: Path) -> None:
     """``git_commit`` marks a checkout +dirty when a tracked file changed, except under results/ (the records a
     batch writes while it runs are not the code that computed them)."""

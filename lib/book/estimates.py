@@ -335,14 +335,21 @@ def _ch01(p: Mapping[str, Any]) -> list[Step]:
 def _ch02(p: Mapping[str, Any]) -> list[Step]:
     n = _n_train(p["dataset"], p["n_train"])
     P = _params(p["model_name"], (1, 8, 8), width=p["width"])
-    b = p["batch_size"]
+    P_log = _params("logistic", (1, 8, 8))
+    b, b_log, batches = p["batch_size"], p["logistic_batch"], p["num_batches"]
     slq_products = sum(p["slq_steps"]) * p["slq_probes_default"] + sum(p["slq_probes"]) * max(p["slq_steps"])
     return [
-        Step("training", "train_pass", n * P, p["epochs"], calls=p["epochs"] * n / b),
-        Step("full-data Hessian (float64 and float32)", "dense_hessian", n * P * P, 2, memory=3 * 8 * P * P),
-        _eigh_step("full-data spectrum (float64 and float32)", P, 2, torch=True),
-        Step("batch Hessians (two precisions)", "dense_hessian", b * P * P, 2 * p["num_batches"], memory=3 * 8 * P * P),
-        _eigh_step("batch spectra (two precisions)", P, 2 * p["num_batches"], torch=True),
+        Step("training (MLP and softmax regression)", "train_pass", n * (P + P_log), p["epochs"],
+             calls=2 * p["epochs"] * n / b),
+        # H and G at initialisation and trained; the spectra of H, G and R = H - G at both
+        Step("full-data H and G (two stages)", "dense_hessian", n * P * P, 4, memory=3 * 8 * P * P),
+        _eigh_step("full-data spectra of H, G and R (two stages)", P, 6, torch=True),
+        # the MLP's H and G and softmax regression's H, each in float64 and float32
+        Step("batch H and G of the MLP (two precisions)", "dense_hessian", b * P * P, 4 * batches,
+             memory=3 * 8 * P * P),
+        _eigh_step("batch spectra of the MLP (two precisions)", P, 4 * batches, torch=True),
+        Step("softmax regression's batch Hessians and spectra", "dense_hessian", b_log * P_log**2, 2 * batches),
+        _eigh_step("softmax regression's batch spectra", P_log, 2 * batches, torch=True),
         Step("SLQ: Hessian-vector products over the training set", "hvp", n * P, slq_products, calls=slq_products),
     ]
 

@@ -19,9 +19,10 @@ import platform
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,12 +227,24 @@ def load_records(root: Path = REPO_ROOT, exclude_profile: str | None = None) -> 
 
 
 def match_verdicts(live: Sequence[Verdict], recorded: Sequence[Verdict]) -> list[Verdict | None]:
-    """For each live verdict, the recorded verdict of the same claim (same identifier and claim text, in order of
-    appearance), or None when the record has none."""
+    """For each live verdict, the recorded verdict of the same claim, or None when the record has none.
+
+    A claim is matched by identifier and text, in order of appearance. A claim whose text names a parameter that
+    the profiles set differently ("SLQ with 80 steps" against "with 160 steps") is then matched by identifier alone,
+    when that identifier is left unmatched exactly once on each side; its recorded cell starts with the recorded
+    claim, so the reader sees what was tested at that scale."""
     pool: dict[tuple[str, str], list[Verdict]] = {}
     for v in recorded:
         pool.setdefault((v.claim_id, v.claim), []).append(v)
-    return [pool[(v.claim_id, v.claim)].pop(0) if pool.get((v.claim_id, v.claim)) else None for v in live]
+    out = [pool[(v.claim_id, v.claim)].pop(0) if pool.get((v.claim_id, v.claim)) else None for v in live]
+    left = [r for rs in pool.values() for r in rs]
+    unmatched = Counter(v.claim_id for v, m in zip(live, out, strict=True) if m is None)
+    by_id = Counter(r.claim_id for r in left)
+    for i, v in enumerate(live):
+        if out[i] is None and unmatched[v.claim_id] == 1 and by_id[v.claim_id] == 1:
+            r = next(r for r in left if r.claim_id == v.claim_id)
+            out[i] = replace(r, evidence=f"(recorded claim: {r.claim}) {r.evidence}")
+    return out
 
 
 def column_label(record: RunRecord, root: Path = REPO_ROOT) -> str:
