@@ -25,6 +25,24 @@ from lib.rmt.true_loss import se_gradient_correlation
 # --- chapter 3: batch-Hessian level statistics ------------------------------------------------------------
 
 
+def test_paper_pipeline_table_marks_an_experiment_without_null_space() -> None:
+    """Softmax regression with P = 30 parameters and batch rank bound r = P has no null space: its null-space <r~>
+    is n/a (paper scale's E3: P = 510 <= 64 x 9), while a bound below P gives the <r~> of the r..P levels."""
+    rng = np.random.default_rng(0)
+    exp = hs.experiment("E3", "cpu")
+    P = 30
+    eigs = np.sort(rng.normal(size=(2, P)), axis=1)
+    full = {"eigenvalues": eigs, "rank_bounds": np.array([P, P])}
+    row = hs.paper_pipeline_table({"E3": exp}, {("E3", "trained"): full}, {}, {"E3": full}, {}, 1e-10,
+                                  n_boot=10, seed=0).loc["E3"]
+    assert np.isnan(row["null-space <r~>, paper pipeline"])
+    assert row["95% CI, paper pipeline"] == "n/a (no null space: r = P)" and row["1 - r/P"] == 0.0
+    part = {"eigenvalues": eigs, "rank_bounds": np.array([10, 10])}
+    row = hs.paper_pipeline_table({"E3": exp}, {("E3", "trained"): part}, {}, {"E3": part}, {}, 1e-10,
+                                  n_boot=10, seed=0).loc["E3"]
+    assert 0.0 < row["null-space <r~>, paper pipeline"] < 1.0
+
+
 def test_pooled_ratios_drop_repeated_levels_and_short_spectra() -> None:
     eigs = np.array([[1.0, 2.0, 4.0, 7.0], [1.0, 1.0, 2.0, 4.0]])
     # spacings (1, 2, 3) -> ratios 2, 3/2; the repeated level 1 removed -> spacings (1, 2) -> ratio 2

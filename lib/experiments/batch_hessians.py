@@ -466,6 +466,11 @@ def paper_pipeline_table(
             row["1 - r/P"] = 1 - d["rank_bounds"].mean() / d["eigenvalues"].shape[1]
             sets = {"paper pipeline": d} | ({"ours float32": spectra32[i]} if i in spectra32 else {})
             for label, entry in sets.items():
+                if np.min(entry["rank_bounds"]) >= entry["eigenvalues"].shape[1]:
+                    # r = P (E3 at paper 1's batch size: 510 parameters, r = min(64 x 9, P)): no null space
+                    row[f"null-space <r~>, {label}"] = np.nan
+                    row[f"95% CI, {label}"] = "n/a (no null space: r = P)"
+                    continue
                 stats = level_statistics(select_spectra(entry["eigenvalues"], rank_bounds=entry["rank_bounds"],
                                                         part="null"), n_boot=n_boot, seed=seed)
                 row[f"null-space <r~>, {label}"] = stats["mean_min_ratio"]
