@@ -43,6 +43,16 @@ def test_paper_pipeline_table_marks_an_experiment_without_null_space() -> None:
     assert 0.0 < row["null-space <r~>, paper pipeline"] < 1.0
 
 
+def test_null_space_share_is_never_negative() -> None:
+    """E1: 30 % of the levels below the cut-off, r/P = 0.5: of the kept 70 %, (0.7 - 0.5) / 0.7 are round-off. E2:
+    60 % below, r/P = 0.5: the cut-off dropped genuine levels, no round-off kept (0, not -25 %). E3: r = P, no null
+    space (0, not -3 %)."""
+    proportion = pd.DataFrame({"float32 trained": [0.3, 0.6, 0.03], "1 - r/P": [0.5, 0.5, 0.0]},
+                              index=["E1", "E2", "E3"])
+    share = hs.null_space_share(proportion, ["E1", "E2", "E3"])
+    assert share == pytest.approx({"E1": 0.2 / 0.7, "E2": 0.0, "E3": 0.0})
+
+
 def test_pooled_ratios_drop_repeated_levels_and_short_spectra() -> None:
     eigs = np.array([[1.0, 2.0, 4.0, 7.0], [1.0, 1.0, 2.0, 4.0]])
     # spacings (1, 2, 3) -> ratios 2, 3/2; the repeated level 1 removed -> spacings (1, 2) -> ratio 2

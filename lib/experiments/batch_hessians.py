@@ -253,14 +253,15 @@ def full_data_rank_bound(exp: Experiment) -> int:
 
 def null_space_share(proportion: pd.DataFrame, ids: Sequence[str]) -> dict[str, float]:
     """Share of the levels kept by the cut-off of ``proportion`` (float32, after training) that lie in the null
-    space: (kept - r/P) / kept with kept = 1 - proportion below, for the experiments of ``ids`` that have both a
-    float32 proportion and a rank bound, in the order of ``ids``."""
+    space: max(0, (kept - r/P) / kept) with kept = 1 - proportion below, for the experiments of ``ids`` that have
+    both a float32 proportion and a rank bound, in the order of ``ids``. It is 0 where the cut-off keeps fewer
+    levels than the rank bound (some genuine levels fell below it) and where r = P (no null space)."""
     share = {}
     for i in ids:
         row = proportion.loc[i]
         if pd.notna(row.get("float32 trained", np.nan)) and pd.notna(row.get("1 - r/P", np.nan)):
             kept = 1 - row["float32 trained"]
-            share[i] = (kept - (1 - row["1 - r/P"])) / kept
+            share[i] = max(0.0, (kept - (1 - row["1 - r/P"])) / kept) if kept > 0 else 0.0
     return share
 
 
