@@ -219,18 +219,30 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(row) for row in cells])
 
 
-def peak_memory_added(n_images: int, batch_size: int, vectors: int) -> float:
-    """Peak memory (MB) that one product with ``vectors`` vectors allocates on the conv net over ``n_images`` images
-    with the primal passes recomputed (budget 0), beyond what was held before it (data, model, operator and its
-    traced map after a first product).
+def peak_allocated_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes the tensors allocated while ``fn()`` runs hold at once, beyond what was held before it.
 
-    Counted, not sampled: the profiler records every tensor allocation and free on the device during the product
-    (``torch.profiler`` with ``profile_memory``; its memory timeline, a private API of torch 2.x), and the peak is
-    the largest running sum of the bytes created minus the bytes destroyed. Resident-set sampling, used before, also
-    saw the C allocator's retained pages and read 47 and 146 MB for the same product at two data sizes."""
+    Counted, not sampled: the profiler records every tensor allocation and free on the device (``torch.profiler``
+    with ``profile_memory``; its memory timeline, a private API of torch 2.x), and the peak is the largest running
+    sum of the bytes created minus the bytes destroyed. Resident-set sampling, used before, also saw the C
+    allocator's retained pages: it read 47 and 146 MB for the same product at two data sizes, and 0 bytes for a
+    VGG-16 product whose forward pass alone had set the process's high-water mark."""
     from torch.profiler import profile
     from torch.profiler._memory_profiler import Action
 
+    with profile(profile_memory=True, record_shapes=True, with_stack=True) as prof:
+        fn()
+    held = peak = 0
+    for _, action, _, nbytes in prof._memory_profile().timeline:
+        held += nbytes if action == Action.CREATE else -nbytes if action == Action.DESTROY else 0
+        peak = max(peak, held)
+    return peak
+
+
+def peak_memory_added(n_images: int, batch_size: int, vectors: int) -> float:
+    """Peak memory (MB) that one product with ``vectors`` vectors allocates on the conv net over ``n_images`` images
+    with the primal passes recomputed (budget 0), beyond what was held before it (data, model, operator and its
+    traced map after a first product); :func:`peak_allocated_bytes`."""
     from lib.curvature.operators import HessianOperator
 
     model = conv_net().to(default_device()).eval()
@@ -238,10 +250,4 @@ def peak_memory_added(n_images: int, batch_size: int, vectors: int) -> float:
     op = HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=batch_size, linearize_max_bytes=0)
     V = torch.randn(op.shape[0], vectors, generator=torch.Generator().manual_seed(0)).to(x.device)
     op.matvec(V[:, 0])  # the trace, once
-    with profile(profile_memory=True, record_shapes=True, with_stack=True) as prof:
-        op.matmat(V)
-    held = peak = 0
-    for _, action, _, nbytes in prof._memory_profile().timeline:
-        held += nbytes if action == Action.CREATE else -nbytes if action == Action.DESTROY else 0
-        peak = max(peak, held)
-    return peak / 1e6
+    return peak_allocated_bytes(lambda: op.matmat(V)) / 1e6

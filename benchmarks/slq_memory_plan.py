@@ -6,16 +6,14 @@ probes, on one 80 GB GPU (``lib.curvature.lanczos.slq_plan``), and the accuracy 
 
 The operator's memory is predicted, not guessed: P and the forward activations per image come from the model built
 on PyTorch's meta device (no memory), and the memory one Hessian-vector product takes per image and per vector is
-measured here on a quarter-width VGG-16 (peak resident memory of a child process with and without one product),
-as a multiple of its forward activations, then applied at full width. The products run directly, batch by batch
-(no traced maps: at 50,000 images they would hold about 10.5 MB per image), so the data, the parameters and one
-batch's activations per vector are what the operator holds.
+measured here on a quarter-width VGG-16 (the peak of the bytes its tensors hold during one product, every
+allocation counted), as a multiple of its forward activations, then applied at full width. The products run
+directly, batch by batch (no traced maps: at 50,000 images they would hold about 10.5 MB per image), so the data,
+the parameters and one batch's activations per vector are what the operator holds.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import resource
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import save, table  # noqa: E402
+from _common import peak_allocated_bytes, save, table  # noqa: E402
 
 from lib.curvature.lanczos import DenseOperator, slq, slq_plan  # noqa: E402
 from lib.nets.models import build  # noqa: E402
@@ -54,10 +52,9 @@ def parameters_and_activations(width: float) -> tuple[int, int]:
     return sum(p.numel() for p in model.parameters()), count
 
 
-def _peak_rss(width: float, batch: int, product: bool, queue: mp.Queue) -> None:
-    """Child process: peak resident bytes after one forward pass (``product`` False) or one Hessian-vector product
-    (True) of VGG-16 at ``width`` on a batch of random CIFAR-shaped images."""
-    torch.set_num_threads(1)
+def bytes_per_image_per_vector(width: float = 0.25, batch: int = 64) -> float:
+    """Peak bytes one direct Hessian-vector product of VGG-16 at ``width`` allocates per image, on a batch of
+    random CIFAR-shaped images (every allocation counted: ``_common.peak_allocated_bytes``)."""
     from lib.curvature.operators import HessianOperator
 
     torch.manual_seed(0)
@@ -65,25 +62,8 @@ def _peak_rss(width: float, batch: int, product: bool, queue: mp.Queue) -> None:
     x, y = torch.randn(batch, *CIFAR), torch.randint(0, 10, (batch,))
     op = HessianOperator(model, torch.nn.functional.cross_entropy, (x, y), device="cpu", linearize=False)
     v = torch.randn(op.shape[0])
-    if product:
-        op.matvec(v)
-    else:
-        with torch.no_grad():
-            model(x)
-    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-
-
-def bytes_per_image_per_vector(width: float = 0.25, batch: int = 64) -> float:
-    """Measured memory of one product per image, as bytes; see the module doc."""
-    ctx = mp.get_context("spawn")
-    peaks = []
-    for product in (False, True):
-        queue = ctx.Queue()
-        child = ctx.Process(target=_peak_rss, args=(width, batch, product, queue))
-        child.start()
-        peaks.append(queue.get())
-        child.join()
-    return (peaks[1] - peaks[0]) / batch
+    op.matvec(v)  # warm-up: lazily built state is not the product's
+    return peak_allocated_bytes(lambda: op.matvec(v)) / batch
 
 
 def storage_accuracy(n: int = 1500, steps: int = 80, probes: int = 6) -> list[dict]:

@@ -142,8 +142,9 @@ def test_a_claim_whose_text_names_a_profile_parameter_is_matched_by_its_identifi
 
 
 def test_a_records_commit_is_dirty_for_code_and_not_for_the_records_themselves(tmp_path: Path) -> None:
-    """``git_commit`` marks a checkout +dirty when a tracked file changed, except under results/ (the records a
-    batch writes while it runs are not the code that computed them)."""
+    """``git_commit`` marks a checkout +dirty when a tracked file changed, except under results/ and
+    benchmarks/results/ (the records and benchmark results a run writes while it runs are not the code that computed
+    them)."""
     import subprocess
 
     from lib.book.records import git_commit
@@ -153,6 +154,8 @@ def test_a_records_commit_is_dirty_for_code_and_not_for_the_records_themselves(t
 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "r.json").write_text("{}")
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "cpu.json").write_text("{}")
     (tmp_path / "code.py").write_text("x = 1\n")
     git("init", "-q")
     git("add", ".")
@@ -160,6 +163,7 @@ def test_a_records_commit_is_dirty_for_code_and_not_for_the_records_themselves(t
     clean = git_commit(tmp_path)
     assert len(clean) == 40
     (tmp_path / "results" / "r.json").write_text('{"new": 1}')
+    (tmp_path / "benchmarks" / "results" / "cpu.json").write_text('{"section": 1}')  # saved section by section
     assert git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == clean + "+dirty"

@@ -106,8 +106,10 @@ def git_commit(root: Path = REPO_ROOT) -> str:
     """The checkout's commit, with ``+dirty`` when tracked files differ from it ("unknown" outside git)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        # the records a batch has just written are not the code: results/ does not make the checkout dirty
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
+        # the results a run has just written are not the code: results/ (the records) and benchmarks/results/ (the
+        # benchmarks, which save section by section) do not make the checkout dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results",
+                                ":!benchmarks/results"],
                                cwd=root, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
