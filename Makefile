@@ -64,7 +64,7 @@ lab-test: $(STAMP)
 	$(PY) -m pytest tests/test_lab_in_browser.py -p no:cacheprovider
 
 lint: $(STAMP)
-	$(PY) -m ruff check lib tests benchmarks
+	$(PY) -m ruff check lib tests benchmarks chapters
 
 clean:
 	rm -rf _build
