@@ -90,7 +90,7 @@ def plain_func_hvp(model, batches, loss):
 
 
 def main(n_images: int = 2000, batch_size: int = 500, repeats: int = 5, large_images: int = 20000,
-         large_repeats: int = 3) -> dict:
+         large_repeats: int = 5) -> dict:
     loss = nn.CrossEntropyLoss()
     model, batches = setup(n_images, batch_size)
     params = list(model.parameters())
@@ -226,7 +226,7 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--large-images", type=int, default=20000, help="the size at scale (0: skip it)")
-    parser.add_argument("--large-repeats", type=int, default=3)
+    parser.add_argument("--large-repeats", type=int, default=5)
     parser.add_argument("--no-save", action="store_true", help="print only (trial runs at small sizes)")
     args = parser.parse_args()
     result = main(args.images, args.batch_size, args.repeats, args.large_images, args.large_repeats)
