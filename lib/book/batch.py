@@ -275,15 +275,19 @@ def execute(run: Run, timeout: int = 3600, threads: int = 1) -> Record:
         device = _device_description()
         output.parent.mkdir(parents=True, exist_ok=True)
         with environment_set(kernel_environment(threads)):
-            papermill.execute_notebook(
-                run.notebook,
-                str(partial),
-                parameters=run.parameters,
-                kernel_name="python3",
-                cwd=str(Path(run.notebook).parent),
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
+            try:
+                papermill.execute_notebook(
+                    run.notebook,
+                    str(partial),
+                    parameters=run.parameters,
+                    kernel_name="python3",
+                    cwd=str(Path(run.notebook).parent),
+                    progress_bar=False,
+                    execution_timeout=timeout,
+                )
+            except KeyboardInterrupt:
+                _stop_interrupted_kernel()
+                raise
         partial.replace(output)
         failed.unlink(missing_ok=True)
     except PapermillExecutionError as exc:
@@ -306,6 +310,59 @@ def execute(run: Run, timeout: int = 3600, threads: int = 1) -> Record:
         record.status = "failed"
         record.error = record.error or f"the run's record could not be saved: {type(exc).__name__}: {exc}"
     return record
+
+
+def _stop_interrupted_kernel() -> None:
+    """Stop the kernel of a run interrupted inside papermill, and its event-loop tasks, before the runner's last word.
+
+    Depending on where the interruption lands, papermill's cleanup has stopped the kernel or has not (the kernel
+    then outlives the runner and says so). nbclient's watchers of the cell either stay suspended, to end in
+    nbclient's exit handler, or have already ended with a DeadKernelError that only the interruption's traceback
+    still references. Either way, the kernel's complaints and "Task exception was never retrieved ...
+    DeadKernelError" reached stderr after the runner's last message on a busy machine. So the kernel (any process
+    of ours running ``ipykernel``, with its children) is killed and reaped here, the pending tasks are cancelled and
+    awaited, and the loop stops reporting the DeadKernelErrors of tasks nobody awaits any more.
+    """
+    import asyncio
+
+    import psutil
+    from jupyter_core.utils import ensure_event_loop
+    from nbclient.exceptions import DeadKernelError
+
+    kernels = [p for p in psutil.Process().children() if "ipykernel" in " ".join(_command_line(p))]
+    for process in [*(c for k in kernels for c in _descendants(k)), *kernels]:
+        try:
+            process.kill()
+        except psutil.Error:  # gone already
+            pass
+    psutil.wait_procs(kernels, timeout=10)
+
+    loop = ensure_event_loop()
+
+    def report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not isinstance(context.get("exception"), DeadKernelError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(report)
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=30))
+
+
+def _command_line(process: Any) -> list[str]:
+    try:
+        return process.cmdline()
+    except Exception:  # psutil.Error: gone, or not ours to read
+        return []
+
+
+def _descendants(process: Any) -> list[Any]:
+    try:
+        return process.children(recursive=True)
+    except Exception:  # psutil.Error: gone
+        return []
 
 
 def _lost(run: Run, exc: BaseException, threads: int) -> Record:
