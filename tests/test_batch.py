@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -276,6 +277,33 @@ def test_a_recorded_run_is_shown_beside_the_live_verdicts_and_goes_stale_with_th
     assert batch.main(["--profile", "quick", "--build", "--no-progress", "--root", str(book), "--out", str(out)]) == 0
     page = html.unescape(re.sub(r"<[^>]+>", " ", (out / "html" / "chapters" / "good.html").read_text()))
     assert "stale: the chapter's code has changed since" in page
+
+
+def test_a_stale_record_names_the_files_changed_since_its_commit(book: Path) -> None:
+    """Against the git history: the notebook edited after the record's commit is named, an untouched file is not;
+    without a repository or with an unknown commit nothing is named and the record is just "stale"."""
+    from lib.book.records import RunRecord, changed_since, column_label, stale_note
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(book), *args], check=True, capture_output=True, text=True).stdout
+
+    notebook, other = book / "chapters" / "good.ipynb", book / "chapters" / "bad.ipynb"
+    assert changed_since("HEAD", [notebook], book) is None  # not a repository
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "book")
+    commit = git("rev-parse", "HEAD").strip()
+    record = RunRecord(chapter="good", profile="smoke", parameters={"n": 1}, command="", commit=commit, key="old",
+                       machine={}, torch="", threads=1, started="2026-12-07T00:00:00", seconds=1.0,
+                       peak_memory_mb=1.0, verdicts=[])
+    assert changed_since(commit, [notebook, other], book) == []
+    assert stale_note(record, book) == "stale"  # the key differs, but no file changed: nothing to name
+    _write_notebook(notebook, [*OK_NOTEBOOK, ("print('a new cell')", False)])
+    assert changed_since(commit, [notebook, other], book) == ["chapters/good.ipynb"]
+    assert stale_note(record, book) == "stale (changed since: chapters/good.ipynb)"
+    assert column_label(record, book).endswith("stale: the chapter's code has changed since: chapters/good.ipynb")
+    assert changed_since("0" * 40, [notebook], book) is None  # a commit this history does not have
+    assert stale_note(replace(record, commit="0" * 40), book) == "stale"
 
 
 def test_record_refuses_parallel_runs_and_the_default_profile(book: Path, capsys: pytest.CaptureFixture[str]) -> None:

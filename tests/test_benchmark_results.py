@@ -99,7 +99,10 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
              "func_hessian_over_ours_per_round": [4.0, 5.0, 6.0]},
             {"problem": "conv-net-generic-32", "P": 20, "func_hessian_over_ours": 2.0},
             {"problem": "big", "P": 30}]},
-        "hvp_over_gradient": {"rows": [], "targets": [{"target": "hvp", "limit": 1.3, "measured": 1.2, "met": True}]},
+        "hvp_over_gradient": {"rows": [], "targets": [
+            {"target": "hvp", "limit": 1.3, "measured": 1.2, "met": True},
+            {"target": "timed", "limit": 5.0, "measured": 4.9, "met": True,
+             "spread": {"median": 4.9, "q1": 4.7, "q3": 5.1, "min": 3.97, "max": 6.64, "n": 7}}]},
         "slq": {"rows": [
             {"method": "ours", "seconds": 1.0, "seconds_per_round": [1.0, 1.0, 1.0], "w1_mean": 0.010, "w1_se": 0.001,
              "seconds_spread": spread},
@@ -107,16 +110,19 @@ def test_targets_state_values_spreads_and_whether_they_were_met():
             {"method": "b", "error": "ValueError('no')"}]},
     }
     rows = br.targets(result)
-    assert [r["met"] for r in rows] == [True, False, True, True]
+    assert [r["met"] for r in rows] == [True, False, True, True, True]
     assert rows[0]["measured"] == "5.00x (4.00-6.00 over 3 rounds)" and "structured path (mlp" in rows[0]["target"]
     assert "generic path" in rows[1]["target"] and "no per-round record" in rows[1]["measured"]
     assert rows[2] == {"target": "hvp", "measured": "1.2", "met": True, "rule": "met when the measured value is <= 1.3"}
-    assert rows[3]["measured"].startswith("3.50x (3.00-4.00 over 3 rounds) faster than a") and "failed: b" in \
-        rows[3]["measured"]
+    # a timed target shows the range over its rounds beside the median that decides it (here one crossing 5)
+    assert rows[3]["measured"] == "4.9 (median; 3.97-6.64 over 7 rounds)"
+    assert rows[3]["rule"] == "met when the median is <= 5"
+    assert rows[4]["measured"].startswith("3.50x (3.00-4.00 over 3 rounds) faster than a") and "failed: b" in \
+        rows[4]["measured"]
     result["slq"]["rows"][0]["w1_mean"] = 0.015  # worse than peer a by more than two standard errors
-    assert br.targets(result)[3]["met"] is False
+    assert br.targets(result)[4]["met"] is False
     table = br.targets_table(rows)
-    assert list(table["status"]) == ["met", "not met", "met", "met"]
+    assert list(table["status"]) == ["met", "not met", "met", "met", "met"]
     title = br.tables({"exact_hessian": result["exact_hessian"]})[0][0]
     assert title.startswith("The engine's speed and memory targets")
     assert br.targets({"machine": {}}) == []

@@ -196,11 +196,15 @@ def _plan_target(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _bench_target(row: dict[str, Any]) -> dict[str, Any]:
-    """A target row a bench recorded itself (``target``, ``measured``, ``met``, and ``rule`` or an upper ``limit``),
-    in this module's form: the measured value as text, "n/a (not measured)" when absent, and a rule."""
-    value = row.get("measured")
+    """A target row a bench recorded itself (``target``, ``measured``, ``met``, and ``rule`` or an upper ``limit``;
+    a timed target also its per-round ``spread``), in this module's form: the measured value as text, with its
+    range over the rounds when recorded, "n/a (not measured)" when absent, and a rule."""
+    value, spread = row.get("measured"), row.get("spread")
     measured = value if isinstance(value, str) else "n/a (not measured)" if value is None else f"{value:.3g}"
-    rule = row.get("rule") or (f"met when the measured value is <= {row['limit']:g}" if "limit" in row else "")
+    if isinstance(value, float | int) and spread and spread.get("n", 1) > 1:
+        measured += f" (median; {spread['min']:.3g}-{spread['max']:.3g} over {spread['n']} rounds)"
+    rule = row.get("rule") or (f"met when the {'median' if spread else 'measured value'} is <= {row['limit']:g}"
+                               if "limit" in row else "")
     return {"target": row["target"], "measured": measured, "met": row.get("met"), "rule": rule}
 
 

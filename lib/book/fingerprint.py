@@ -29,19 +29,25 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def fingerprint_files(nb: nbformat.NotebookNode) -> list[Path]:
+    """The files besides the notebook whose contents enter its fingerprint (see module doc): ``requirements.txt``,
+    the ``lib`` modules its code cells import (transitively) and the files its metadata declares."""
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    files = [REPO_ROOT / "requirements.txt", *lib_dependencies(code)]
+    for pattern in nb.metadata.get("rmt", {}).get("depends_on", []):
+        files.extend(sorted(REPO_ROOT.glob(pattern)))
+    return files
+
+
 def notebook_fingerprint(notebook: Path, parameters: dict[str, Any]) -> str:
     """Hash of everything that determines the executed ``notebook`` run with ``parameters`` (see module doc)."""
     nb = nbformat.read(notebook, as_version=4)
     cells = [
         {"type": c.cell_type, "source": c.source, "metadata": c.get("metadata", {})} for c in nb.cells
     ]
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
     h = hashlib.sha256()
     h.update(json.dumps({"cells": cells, "parameters": parameters}, sort_keys=True, default=str).encode())
-    depends = [REPO_ROOT / "requirements.txt", *lib_dependencies(code)]
-    for pattern in nb.metadata.get("rmt", {}).get("depends_on", []):
-        depends.extend(sorted(REPO_ROOT.glob(pattern)))
-    for path in depends:
+    for path in fingerprint_files(nb):
         if path.is_file():
             h.update(str(path.relative_to(REPO_ROOT)).encode())
             h.update(_sha256(path.read_bytes()).encode())

@@ -8,7 +8,8 @@ command, parameters, machine, torch build, start, duration, peak memory). No not
 
 A record keeps the chapter's fingerprint (:func:`lib.book.fingerprint.notebook_fingerprint`: the notebook, the
 parameters, every ``lib`` module it imports, the pinned requirements) at the time it ran; when the code has moved
-on, the record is *stale* and the book says so next to it.
+on, the record is *stale* and the book says so next to it, naming the files that changed since the record's commit
+(when git and that commit are at hand).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
+from lib.book.fingerprint import REPO_ROOT, fingerprint_files, notebook_fingerprint
 from lib.book.verdicts import MIME, Verdict, collect, status_counts
 
 RESULTS_DIR = "results"
@@ -66,6 +67,48 @@ class RunRecord:
         """Whether the chapter's code or notebook has changed since the record was made (or the chapter is gone)."""
         notebook = root / "chapters" / f"{self.chapter}.ipynb"
         return not notebook.is_file() or notebook_fingerprint(notebook, self.parameters) != self.key
+
+    def changed_files(self, root: Path = REPO_ROOT) -> list[str]:
+        """The notebook and the files of its fingerprint that differ from the record's commit (:func:`changed_since`);
+        [] when that cannot be told (no git, the commit unknown, the notebook gone). A change of parameters alone
+        names no file."""
+        notebook = root / "chapters" / f"{self.chapter}.ipynb"
+        if not notebook.is_file():
+            return []
+        import nbformat
+
+        files = [notebook, *fingerprint_files(nbformat.read(notebook, as_version=4))]
+        return changed_since(self.commit, files, root) or []
+
+
+def changed_since(commit: str, files: Sequence[Path], root: Path) -> list[str] | None:
+    """Which of ``files`` differ between ``commit`` and the working tree of the git repository at ``root`` (added,
+    changed or deleted; uncommitted edits included), as paths relative to ``root``; None when git, the repository
+    or the commit is not available (a copy of the book without its history)."""
+    inside = [str(f.relative_to(root)) for f in files if f.is_relative_to(root)]
+    try:
+        found = subprocess.run(["git", "-C", str(root), "diff", "--name-only", "--no-renames", "--relative", commit,
+                                "--", *inside], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found.stdout.split() if found.returncode == 0 else None
+
+
+def _changed_list(record: RunRecord, root: Path, at_most: int = 3) -> str:
+    """The first ``at_most`` files changed since the record (:meth:`RunRecord.changed_files`) and how many more, as
+    "a, b, c and 2 more"; "" when none can be named."""
+    changed = record.changed_files(root)
+    more = f" and {len(changed) - at_most} more" if len(changed) > at_most else ""
+    return f"{', '.join(changed[:at_most])}{more}"
+
+
+def stale_note(record: RunRecord, root: Path = REPO_ROOT) -> str:
+    """"" for a current record; else "stale", with the files changed since when they can be named: "stale (changed
+    since: a, b and 2 more)"."""
+    if not record.is_stale(root):
+        return ""
+    files = _changed_list(record, root)
+    return f"stale (changed since: {files})" if files else "stale"
 
 
 def machine_label(machine: dict[str, Any]) -> str:
@@ -251,8 +294,10 @@ def match_verdicts(live: Sequence[Verdict], recorded: Sequence[Verdict]) -> list
 
 def column_label(record: RunRecord, root: Path = REPO_ROOT) -> str:
     """The header of a record's column: its profile, date and machine, and "stale" when the code moved on."""
-    stale = " - stale: the chapter's code has changed since" if record.is_stale(root) else ""
-    return f"{record.label()}{stale}"
+    if not record.is_stale(root):
+        return record.label()
+    files = _changed_list(record, root)
+    return f"{record.label()} - stale: the chapter's code has changed since{': ' + files if files else ''}"
 
 
 def recorded_columns(live: Sequence[Verdict], records: Sequence[RunRecord],
@@ -269,7 +314,8 @@ def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str],
     lines = ["## Recorded runs", "",
              "Runs of a chapter at a larger scale than this build's, recorded once with the command below and kept",
              "as plain-text records in the repository (`results/<profile>/<chapter>.json`). A record is *stale*",
-             "when the chapter's notebook or any library module it imports has changed since it ran.", "",
+             "when the chapter's notebook or any library module it imports has changed since it ran; its state",
+             "then names the files that differ from the commit it ran at.", "",
              "| chapter | profile | recorded | machine | threads | time | peak memory | verdicts | commit | state |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for chapter, chapter_records in records.items():
@@ -279,7 +325,7 @@ def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str],
             counts = status_counts(r.verdict_objects())
             lines.append(f"| {link} | {r.profile} | {r.started[:16].replace('T', ' ')} | {machine_label(r.machine)} "
                          f"| {r.threads} | {r.seconds / 60:.1f} min | {r.peak_memory_mb / 1024:.1f} GiB | {counts} "
-                         f"| `{r.commit[:10]}` | {'stale' if r.is_stale(root) else 'current'} |")
+                         f"| `{r.commit[:10]}` | {stale_note(r, root) or 'current'} |")
     lines += ["", "The commands that made them:", ""]
     lines += [f"- {r.chapter} ({r.profile}): `{r.command}`" + (f" ({r.note})" if r.note else "")
               for rs in records.values() for r in rs]
