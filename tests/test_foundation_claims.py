@@ -192,6 +192,11 @@ def test_hessian_engine_thresholds():
     slow = _results(exact_hessian={"rows": [{"problem": "a", "func_hessian_over_ours": 2.99,
                                              "row_loop_over_ours": 0.99}]})
     assert [v.status for v in _engine(results=slow)[6:8]] == ["contradicted", "contradicted"]
+    # per-round ratios decide, by their median (the targets table's statistic), not the ratio of median times
+    rounds = _results(exact_hessian={"rows": [{"problem": "a", "func_hessian_over_ours": 3.5,
+                                               "func_hessian_over_ours_per_round": [2.0, 2.9, 5.0],
+                                               "row_loop_over_ours": 1.0}]})
+    assert _engine(results=rounds)[6].status == "contradicted" and "2.90x" in _engine(results=rounds)[6].evidence
     hvp = _results()["hand"]["hvp_over_gradient"]
     hvp["rows"][1]["hvp_over_gradient"] = 1.31
     assert _engine(results=_results(hvp_over_gradient=hvp))[8].status == "contradicted"

@@ -146,13 +146,15 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
     """(claim, numbers, status, rule) of the engine's speed targets measured in one benchmark results file."""
     rows = []
     exact = {row["problem"]: row for row in r.get("exact_hessian", {}).get("rows", [])}
-    func_ratios = [row["func_hessian_over_ours"] for row in exact.values() if "func_hessian_over_ours" in row]
+    # the statistic of the targets table: the median of the per-round ratios
+    func_ratios = [float(np.median(ratios)) for ratios in map(br.func_hessian_ratios, exact.values()) if ratios]
     loop_ratios = [row["row_loop_over_ours"] for row in exact.values() if "row_loop_over_ours" in row]
     if func_ratios:
         rows.append((f"[{tag}] exact Hessian at least 3x faster than torch.func.hessian (the engine's speed target)",
                      "speed-up " + ", ".join(f"{x:.2f}x" for x in func_ratios),
                      status_from_checks(min(func_ratios) >= FUNC_SPEEDUP),
-                     f"every measured speed-up >= {FUNC_SPEEDUP}x (the engine's target, a convention)"))
+                     f"every problem's speed-up >= {FUNC_SPEEDUP}x (the median of its per-round ratios, as in the "
+                     "targets table; the engine's target, a convention)"))
     if loop_ratios:
         rows.append((f"[{tag}] exact Hessian never slower than paper 1's row-by-row loop",
                      "speed-up " + ", ".join(f"{x:.2f}x" for x in loop_ratios),
