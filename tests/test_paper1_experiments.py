@@ -51,6 +51,7 @@ def test_null_space_share_is_never_negative() -> None:
                               index=["E1", "E2", "E3"])
     share = hs.null_space_share(proportion, ["E1", "E2", "E3"])
     assert share == pytest.approx({"E1": 0.2 / 0.7, "E2": 0.0, "E3": 0.0})
+    assert hs.roundoff_share(1.0, 0.5) == 0.0  # every level below the cut-off: none kept, none round-off
 
 
 def test_pooled_ratios_drop_repeated_levels_and_short_spectra() -> None:

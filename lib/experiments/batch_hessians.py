@@ -221,17 +221,24 @@ def proportion_table(
     return pd.DataFrame(rows).T
 
 
+def roundoff_share(below: float, rank_fraction: float) -> float:
+    """Share of the levels a cut-off kept that must be null-space round-off: max(0, (kept - r/P) / kept) with
+    kept = 1 - ``below`` (the proportion of levels below the cut-off) and ``rank_fraction`` = r/P, since at most
+    r/P of all levels are genuine. It is 0 where the cut-off keeps no more levels than the rank bound (some genuine
+    levels fell below it, or r = P) and where it keeps none."""
+    kept = 1 - below
+    return max(0.0, (kept - rank_fraction) / kept) if kept > 0 else 0.0
+
+
 def published_null_share(published: Mapping[str, float]) -> pd.DataFrame:
     """Paper 1's proportion of |lambda| < 1e-10 (``published``, read off its figure) against its own null-space
-    fraction 1 - r/P (PAPER_RANK_BOUNDS), for the experiments with a rank bound: the share of the levels its
-    cut-off kept that must be null-space round-off, max(0, (kept - r/P) / kept) with kept = 1 - proportion below
-    (at most r/P of all levels are genuine)."""
+    fraction 1 - r/P (PAPER_RANK_BOUNDS), for the experiments with a rank bound, and the share of the levels its
+    cut-off kept that must be null-space round-off (:func:`roundoff_share`)."""
     rows = {}
     for i, (r, p) in PAPER_RANK_BOUNDS.items():
         if i in published:
-            kept = 1 - published[i]
             rows[i] = {"paper: proportion < 1e-10": published[i], "paper scale: 1 - r/P": 1 - r / p,
-                       "round-off share of kept levels": max(0.0, (kept - r / p) / kept) if kept > 0 else 0.0}
+                       "round-off share of kept levels": roundoff_share(published[i], r / p)}
     return pd.DataFrame(rows).T
 
 
@@ -253,15 +260,13 @@ def full_data_rank_bound(exp: Experiment) -> int:
 
 def null_space_share(proportion: pd.DataFrame, ids: Sequence[str]) -> dict[str, float]:
     """Share of the levels kept by the cut-off of ``proportion`` (float32, after training) that lie in the null
-    space: max(0, (kept - r/P) / kept) with kept = 1 - proportion below, for the experiments of ``ids`` that have
-    both a float32 proportion and a rank bound, in the order of ``ids``. It is 0 where the cut-off keeps fewer
-    levels than the rank bound (some genuine levels fell below it) and where r = P (no null space)."""
+    space (:func:`roundoff_share`), for the experiments of ``ids`` that have both a float32 proportion and a rank
+    bound, in the order of ``ids``."""
     share = {}
     for i in ids:
         row = proportion.loc[i]
         if pd.notna(row.get("float32 trained", np.nan)) and pd.notna(row.get("1 - r/P", np.nan)):
-            kept = 1 - row["float32 trained"]
-            share[i] = max(0.0, (kept - (1 - row["1 - r/P"])) / kept) if kept > 0 else 0.0
+            share[i] = roundoff_share(row["float32 trained"], 1 - row["1 - r/P"])
     return share
 
 
@@ -476,7 +481,7 @@ def paper_pipeline_table(
                                                         part="null"), n_boot=n_boot, seed=seed)
                 row[f"null-space <r~>, {label}"] = stats["mean_min_ratio"]
                 row[f"95% CI, {label}"] = f"[{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}]"
-            kept = 1 - row["paper pipeline (float32, sum)"]
-            row["round-off share of kept, paper pipeline"] = max(0.0, (kept - (1 - row["1 - r/P"])) / kept)
+            row["round-off share of kept, paper pipeline"] = roundoff_share(row["paper pipeline (float32, sum)"],
+                                                                            1 - row["1 - r/P"])
         rows[i] = row
     return pd.DataFrame(rows).T
