@@ -219,6 +219,18 @@ def _thresholds(n_cells: int) -> tuple[float, float]:
     return _best(run, repeat=2), 1.0
 
 
+def _aicc_null(replicas: int) -> tuple[float, float, int]:
+    """One parametric-bootstrap AICc null of chapter 6 (``lib.rmt.budget.aicc_difference_null``): ``replicas``
+    draws under each of the two fitted laws, each refitting both laws, at 40 points. A law's fit at 19-65 points
+    costs about the same (``curve_fit``'s overhead dominates), so the size is the number of replicas."""
+    from lib.rmt import budget
+
+    t = np.arange(1.0, 41.0)
+    y = budget.exponential_saturation(t, 1.0, 2.0, -0.1) + 0.02 * np.random.default_rng(0).standard_normal(t.size)
+    exponential, power = budget.fit_exponential(t, y), budget.fit_power_law(t, y)
+    return _best(lambda: budget.aicc_difference_null(t, exponential, power, replicas, 0), repeat=2), float(replicas), 1
+
+
 #: primitive -> (micro-run, the two small sizes its law is fitted at, a larger size that checks the law)
 PRIMITIVES: dict[str, tuple[Callable[[Any], tuple[float, ...]], tuple[Any, Any], Any]] = {
     "eigh": (_eigh, (250, 500), 1000),
@@ -232,6 +244,7 @@ PRIMITIVES: dict[str, tuple[Callable[[Any], tuple[float, ...]], tuple[Any, Any],
     "conv_pass": (_conv_pass, (0.25, 0.5), 1.0),
     "popdyn": (_popdyn, (500, 1000), 2000),
     "thresholds": (_thresholds, (1000, 2000), 4000),
+    "aicc_null": (_aicc_null, (5, 10), 20),
 }
 
 
@@ -440,7 +453,9 @@ def _ch06(p: Mapping[str, Any]) -> list[Step]:
     x_dim = 40 if p["dataset"] == "mnist1d" else 64
     P = _params(p["model"], (x_dim,), width=p["width"])
     epochs = len(p["seeds"]) * sum(p["budgets"])
-    return [Step("training runs (every budget and seed)", "train_pass", n * P, epochs, calls=epochs * n / 128)]
+    return [Step("training runs (every budget and seed)", "train_pass", n * P, epochs, calls=epochs * n / 128),
+            # the calibrated AICc rule: the ResNet-50 loss, its error and our runs, one null each
+            Step(f"AICc nulls (3 x {p['null_replicas']} replicas)", "aicc_null", p["null_replicas"], 3, calls=3)]
 
 
 def _ch07(p: Mapping[str, Any]) -> list[Step]:
