@@ -45,7 +45,8 @@ def test_load_results_and_tables(tmp_path: Path):
     assert list(results) == ["a-cpu", "b-gpu"]
     assert br.tables(results["a-cpu"]) == []
     (title_exact, exact), (title_hvp, hvp) = br.tables(results["b-gpu"])
-    assert title_exact == "" and list(exact.index) == ["mlp", "softmax"]
+    assert title_exact.startswith("Exact Hessian: ours against torch.func.hessian") and list(exact.index) == [
+        "mlp", "softmax"]
     assert title_hvp == "HVP / gradient time, P = 10, N = 5:" and list(hvp.index)[:2] == ["ours", "peer"]
 
 
@@ -59,7 +60,11 @@ def test_spreads_busy_runs_and_the_memory_plan_are_shown():
         "machine": {},
         "hvp_over_gradient": {
             "P": 10, "N": 5, "load": {"other_cores_mean": 1.3, "other_cores_max": 2.0, "busy": True},
-            "rows": [{"method": "ours", "hvp_over_gradient": 1.1, "hvp_over_gradient_spread": spread}]},
+            "rows": [{"method": "ours", "hvp_over_gradient": 1.1, "hvp_over_gradient_spread": spread,
+                      "rel_diff_vs_ours": 2.1e-07}]},
+        "exact_hessian": {"rows": [{"problem": "a", "P": 10, "func_hessian_over_ours": 7.9,
+                                    "func_hessian_over_ours_per_round": [7.0, 7.7, 9.0],
+                                    "max_abs_diff_vs_func": 5e-17}]},
         "slq_memory_plan": {"P": 15_245_130, "gpu_bytes": 80e9,
                             "measured_at_quarter_width": {"over_forward_activations": 4.3},
                             "plans": {"3": {"num_probes": 3, "num_steps": 100, "probes_per_chunk": 3,
@@ -67,10 +72,15 @@ def test_spreads_busy_runs_and_the_memory_plan_are_shown():
                                             "device_bytes": 42 * 2**30, "host_bytes": 0}},
                             "storage_accuracy": [{"storage": "float32 basis", "seconds": 1.0, "w1_to_exact": 0.02}]},
     }
-    (targets_title, measured), (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
-    assert targets_title.startswith("The engine's speed and memory targets") and list(measured["status"]) == ["met"]
+    (targets_title, measured), (_, exact), (title, hvp), (plan_title, plans), (_, accuracy) = br.tables(result)
+    assert targets_title.startswith("The engine's speed and memory targets")
+    assert list(measured["status"]) == ["met", "met"]
     assert "BUSY: other processes used 1.30 cores" in title
-    assert hvp.loc["ours", "hvp_over_gradient_spread"] == "0.9-1.2 (n = 5)"
+    assert hvp.loc["ours", "hvp_over_gradient_spread"] == "IQR 0.9-1.2 (n = 5)"
+    # agreement errors stay visible (not rounded to 0.0); a ratio with rounds shows their median, as the targets do
+    assert hvp.loc["ours", "rel_diff_vs_ours"] == "2.1e-07" and exact.loc["a", "max_abs_diff_vs_func"] == "5.0e-17"
+    assert exact.loc["a", "func_hessian_over_ours (median per round)"] == 7.7
+    assert measured["measured"].iloc[0].startswith("7.70x")
     assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GiB"] == 42
     assert accuracy.loc["float32 basis", "w1_to_exact"] == 0.02
 

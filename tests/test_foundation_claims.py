@@ -167,10 +167,11 @@ def test_hessian_engine_verdicts_on_hand_made_results():
     assert "median |λ|/λmax beyond the bound: 1.0e-16 (float64), 1.0e-08 (float32)" in verdicts[3].evidence
     assert verdicts[5].evidence == ("W1 = 1.00e-02 (5.0% of the spread); m = 5: 1.00e-01 (the bulk near zero is "
                                     "only coarsely resolved)")
-    assert verdicts[6].evidence == "speed-up 3.00x"  # only the problems timed against torch.func.hessian
-    assert verdicts[7].evidence == "speed-up 1.00x, 2.00x"
+    assert verdicts[6].evidence == "speed-up 3.00x (a)"  # only the problems timed against torch.func.hessian
+    assert verdicts[7].evidence == "speed-up 1.00x (a), 2.00x (b)"
     # the fastest peer that finished, and the most accurate one, are compared
-    assert verdicts[9].evidence.startswith("3.00x faster than fast peer; W1 1.00e-03")
+    assert verdicts[9].evidence.startswith("3.00x faster than fast peer (one timing each, no rounds); W1 1.00e-03")
+    assert verdicts[9].evidence.endswith("; failed: broken peer")  # the peer that failed is named
     assert "(accurate peer; 5 probe seeds)" in verdicts[9].evidence
     assert all(not v.paper_scale for v in verdicts)
     assert all(v.rule and v.rule != "not recorded" for v in verdicts)
