@@ -306,6 +306,15 @@ def test_a_stale_record_names_the_files_changed_since_its_commit(book: Path) -> 
     assert stale_note(replace(record, commit="0" * 40), book) == "stale"
 
 
+def test_a_record_command_is_shown_without_its_output_folder_and_note() -> None:
+    from lib.book.records import shown_command
+
+    command = ("python -m lib.batch --profile paper --chapters c --record --out /tmp/x --no-progress "
+               "--note 'E1 and E5 not run' --timeout=7200 --out=/tmp/y")
+    assert shown_command(command) == "python -m lib.batch --profile paper --chapters c --record --no-progress " \
+                                     "--timeout=7200"
+
+
 def test_record_refuses_parallel_runs_and_the_default_profile(book: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert batch.main(["--profile", "smoke", "--record", "--jobs", "2", "--root", str(book)]) == 2
     assert "--record runs one chapter at a time" in capsys.readouterr().err

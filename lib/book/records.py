@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import threading
 import time
@@ -306,6 +307,21 @@ def recorded_columns(live: Sequence[Verdict], records: Sequence[RunRecord],
     return [(column_label(r, root), match_verdicts(live, r.verdict_objects())) for r in records]
 
 
+def shown_command(command: str) -> str:
+    """A record's command as the book shows it: without ``--out`` (a folder of the machine it ran on) and ``--note``
+    (shown apart, as prose)."""
+    words, kept = shlex.split(command), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--out", "--note"):
+            skip = True
+        elif not word.startswith(("--out=", "--note=")):
+            kept.append(word)
+    return shlex.join(kept)
+
+
 def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str], root: Path = REPO_ROOT) -> str:
     """Markdown list of the recorded runs with their provenance, for the summary page (``titles``: chapter name ->
     page title and docname, as ``(title, docname)``)."""
@@ -316,7 +332,10 @@ def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str],
              "as plain-text records in the repository (`results/<profile>/<chapter>.json`). A record is *stale*",
              "when the chapter's notebook or any library module it imports has changed since it ran; its state",
              "then names the files that differ from the commit it ran at.", "",
-             "| chapter | profile | recorded | machine | threads | time | peak memory | verdicts | commit | state |",
+             "Unless its note says otherwise, a run may have shared the machine with one other recorded run (one",
+             "per core), which lengthened the times here by up to a third.", "",
+             "| chapter | profile | recorded (start, UTC) | machine | threads | time | peak memory | verdicts | commit "
+             "| state |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for chapter, chapter_records in records.items():
         title, docname = titles.get(chapter, (chapter, None))
@@ -326,7 +345,7 @@ def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str],
             lines.append(f"| {link} | {r.profile} | {r.started[:16].replace('T', ' ')} | {machine_label(r.machine)} "
                          f"| {r.threads} | {r.seconds / 60:.1f} min | {r.peak_memory_mb / 1024:.1f} GiB | {counts} "
                          f"| `{r.commit[:10]}` | {stale_note(r, root) or 'current'} |")
-    lines += ["", "The commands that made them:", ""]
-    lines += [f"- {r.chapter} ({r.profile}): `{r.command}`" + (f" ({r.note})" if r.note else "")
+    lines += ["", "The commands that made them (each run's output folder left out), with each record's note:", ""]
+    lines += [f"- {r.chapter} ({r.profile}): `{shown_command(r.command)}`" + (f". Note: {r.note}" if r.note else "")
               for rs in records.values() for r in rs]
     return "\n".join(lines) + "\n"
