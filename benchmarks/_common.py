@@ -139,6 +139,16 @@ def pyhessian_shim() -> Iterator[None]:
             del torch.eig
 
 
+def cpu_model() -> str:
+    """The CPU's model name as Linux reports it (``/proc/cpuinfo``), else the platform's processor string."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     dev = default_device()
@@ -147,6 +157,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_threads": torch.get_num_threads(),
         "os_cpus": os.cpu_count(),
         "load_average_1min_at_save": os.getloadavg()[0],

@@ -22,6 +22,7 @@ import time
 import bench_exact
 import bench_hvp
 import bench_slq
+import count_flops
 import pandas as pd
 import slq_memory_plan
 from _common import LoadMonitor, save, table, use_threads
@@ -32,7 +33,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", action="store_true", help="fewer images and steps (CPU default)")
     parser.add_argument("--tag", default=None, help="results file name (default: the device type)")
-    parser.add_argument("--only", nargs="*", default=["exact", "hvp", "slq", "plan"])
+    parser.add_argument("--only", nargs="*", default=["exact", "hvp", "slq", "flops", "plan"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds of every timing (default 5)")
     args = parser.parse_args()
@@ -72,6 +73,10 @@ if __name__ == "__main__":
         print(table(result["rows"], ["method", "seconds", "speedup_vs_fastest_peer", "w1_mean", "w1_se", "error"]))
         measured["slq"] = result
         save("slq", result, args.tag)
+    if "flops" in args.only:  # counted, not timed: the same on any machine, so no load record
+        measured["product_flops"] = count_flops.main(n_images=1000 if args.small else 5000)  # the SLQ sizes
+        count_flops.print_result(measured["product_flops"])
+        save("product_flops", measured["product_flops"], args.tag, own_machine=True)
     if "plan" in args.only:
         measured["slq_memory_plan"] = slq_memory_plan.main()
         save("slq_memory_plan", measured["slq_memory_plan"], args.tag, own_machine=True)
