@@ -24,7 +24,7 @@ from torch import nn
 # the benchmarks measure the lib of the checkout they sit in, not whichever copy the environment has installed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.book.records import PeriodicSampler, git_commit  # noqa: E402
+from lib.book.records import PeriodicSampler, git_commit, write_json  # noqa: E402
 from lib.curvature.device import default_device  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -206,7 +206,8 @@ def num_params(model: nn.Module) -> int:
 
 
 def save(section: str, payload: dict, tag: str | None = None, *, own_machine: bool = False) -> Path:
-    """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default).
+    """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default), written
+    atomically.
 
     The file's ``machine`` entry describes the run of its timing sections; a section measured on its own
     (``own_machine``, e.g. the memory plan) keeps its machine inside the section and leaves the file's entry alone."""
@@ -218,8 +219,7 @@ def save(section: str, payload: dict, tag: str | None = None, *, own_machine: bo
     else:
         data["machine"] = machine()
     data[section] = payload
-    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
-    return path
+    return write_json(path, data, sort_keys=False, default=float)
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

@@ -8,14 +8,15 @@ Every row is repeated (5 rounds by default) and reports its spread. torch runs w
 the CPU use of other processes is sampled throughout each benchmark: a benchmark during which others used more than
 a quarter of a core on average is flagged BUSY in the output and in the results file.
 
-At the end one table states each of the issue's targets measured in this run, its value (median and range of the
-per-round ratios) and whether it was met (``lib.book.benchmark_results.targets``); it is saved as the section
-``targets``.
+At the end one table states each of the issue's targets measured in the results file (this run's sections merged
+with those an earlier run left there), its value (median and range of the per-round ratios) and whether it was met
+(``lib.book.benchmark_results.targets``); it is saved as the section ``targets``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -80,13 +81,18 @@ if __name__ == "__main__":
     if "plan" in args.only:
         measured["slq_memory_plan"] = slq_memory_plan.main()
         save("slq_memory_plan", measured["slq_memory_plan"], args.tag, own_machine=True)
-    summary = targets(measured)
-    busy = [name for name, section in measured.items() if section.get("load", {}).get("busy")]
-    print("\nTargets of the issue, measured in this run" + (f" (BUSY during: {', '.join(busy)})" if busy else "")
-          + ":")
+    # the targets of the whole file: this run's sections merged with those an earlier run left there
+    path = save("targets", {}, args.tag, own_machine=True)
+    merged = {name: section for name, section in json.loads(path.read_text()).items() if name != "targets"}
+    summary = targets(merged)
+    busy = [name for name, section in merged.items() if isinstance(section, dict)
+            and section.get("load", {}).get("busy")]
+    print(f"\nTargets of the issue in {path.name} (measured in this run: {', '.join(measured) or 'none'})"
+          + (f" (BUSY during: {', '.join(busy)})" if busy else "") + ":")
     with pd.option_context("display.max_colwidth", None, "display.width", 250):
         print(targets_table(summary).drop(columns="rule").to_string())
     for rule in dict.fromkeys(row["rule"] for row in summary):
         print(f"  rule: {rule}")
-    save("targets", {"rows": summary, "sections": list(measured), "busy_sections": busy}, args.tag)
+    save("targets", {"rows": summary, "sections": [name for name in merged if name != "machine"],
+                     "measured_in_last_run": list(measured), "busy_sections": busy}, args.tag, own_machine=True)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)

@@ -320,3 +320,22 @@ def test_record_refuses_parallel_runs_and_the_default_profile(book: Path, capsys
     assert "--record runs one chapter at a time" in capsys.readouterr().err
     assert batch.main(["--profile", "quick", "--record", "--root", str(book)]) == 2
     assert "quick profile is the book itself" in capsys.readouterr().err
+
+
+def test_json_files_are_replaced_whole(tmp_path: Path):
+    """The one JSON writer of the runner, the records and the benchmarks: a reader sees the old file or the new one,
+    and a value that cannot be written leaves the old file as it was, with no temporary file beside it."""
+    from lib.book.records import write_json
+
+    path = tmp_path / "sub" / "state.json"
+    write_json(path, {"b": 1, "a": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1} and path.read_text().endswith("\n")
+    write_json(path, {"a": 2}, indent=2)
+    assert json.loads(path.read_text()) == {"a": 2}
+
+    def refuse(value):
+        raise TypeError(f"cannot write {value!r}")
+
+    with pytest.raises(TypeError, match="cannot write"):
+        write_json(path, {"a": object()}, default=refuse)
+    assert json.loads(path.read_text()) == {"a": 2} and sorted(p.name for p in path.parent.iterdir()) == ["state.json"]

@@ -47,7 +47,8 @@ def test_load_results_and_tables(tmp_path: Path):
     (title_exact, exact), (title_hvp, hvp) = br.tables(results["b-gpu"])
     assert title_exact.startswith("Exact Hessian: ours against torch.func.hessian") and list(exact.index) == [
         "mlp", "softmax"]
-    assert title_hvp == "HVP / gradient time, P = 10, N = 5:" and list(hvp.index)[:2] == ["ours", "peer"]
+    assert title_hvp.startswith("Hessian-vector product time over gradient time, conv net, P = 10, N = 5 (")
+    assert list(hvp.index)[:2] == ["ours", "peer"] and "HVP time / gradient time" in hvp.columns
 
 
 def test_the_committed_results_are_found():
@@ -76,13 +77,16 @@ def test_spreads_busy_runs_and_the_memory_plan_are_shown():
     assert targets_title.startswith("The engine's speed and memory targets")
     assert list(measured["status"]) == ["met", "met"]
     assert "BUSY: other processes used 1.30 cores" in title
-    assert hvp.loc["ours", "hvp_over_gradient_spread"] == "IQR 0.9-1.2 (n = 5)"
+    # a median and its quartiles share one cell; no column is left for the spread alone
+    assert hvp.loc["ours", "HVP time / gradient time"] == "1.1 (IQR 0.9-1.2, n = 5)"
+    assert not [c for c in hvp.columns if "spread" in c]
     # agreement errors stay visible (not rounded to 0.0); a ratio with rounds shows their median, as the targets do
-    assert hvp.loc["ours", "rel_diff_vs_ours"] == "2.1e-07" and exact.loc["a", "max_abs_diff_vs_func"] == "5.0e-17"
-    assert exact.loc["a", "func_hessian_over_ours (median per round)"] == 7.7
+    assert hvp.loc["ours", "relative difference to ours"] == "2.1e-07"
+    assert exact.loc["a", "max |difference| to torch.func.hessian"] == "5.0e-17"
+    assert exact.loc["a", "speed-up over torch.func.hessian (median per round)"] == "7.7"
     assert measured["measured"].iloc[0].startswith("7.70x")
-    assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GiB"] == 42
-    assert accuracy.loc["float32 basis", "w1_to_exact"] == 0.02
+    assert "P = 15,245,130" in plan_title and plans.loc["3 x 100", "GPU GB"] == "45.1"
+    assert accuracy.loc["float32 basis", "W1 to the exact spectrum"] == "0.02"
 
 
 def test_errors_and_empty_cells_are_explained():
@@ -94,11 +98,40 @@ def test_errors_and_empty_cells_are_explained():
             {"method": "peer", "error": error},
             {"method": "other", "seconds": 2.0, "not_run": {"w1": "too large for the exact spectrum"}}]
     frame = br._rows(rows, "method")
-    assert frame.loc["peer", "seconds"] == "n/a (the method failed)"
+    time, w1 = "time (s)", "W1 to the exact spectrum (mean over seeds)"
+    # a reason is written out once per row, then referred to
+    assert frame.loc["peer", time] == "n/a (the method failed)" and frame.loc["peer", w1] == "n/a (as before)"
     assert frame.loc["peer", "error"].startswith("failed: RuntimeError: This function was deprecated")
-    assert frame.loc["other", "w1_mean"] == "n/a (too large for the exact spectrum)"
+    assert frame.loc["other", w1] == "n/a (too large for the exact spectrum)"
     assert frame.loc["ours", "error"] == "" and "not_run" not in frame.columns
     assert not frame.isna().any().any()
+
+
+def test_timings_carry_their_quartiles_and_a_loop_size_goes_to_the_title():
+    spread = {"median": 2.0, "q1": 1.9, "q3": 2.2, "min": 1.8, "max": 2.5, "n": 5}
+    rows = [{"problem": "a", "ours_s": 2.0, "ours_spread": spread, "row_loop_rows_timed": 400, "row_loop_s": 9.0},
+            {"problem": "b", "ours_s": 3.0, "row_loop_rows_timed": 400,
+             "not_run": {"row_loop": "too slow"}}]
+    title, frame = br.tables({"exact_hessian": {"rows": rows}})[-1]
+    assert "timed once on its first 400 rows and scaled to P" in title
+    assert list(frame.columns) == ["ours (s)", "row loop (s, scaled to P)"]
+    assert frame.loc["a", "ours (s)"] == "2 (IQR 1.9-2.2, n = 5)" and frame.loc["b", "ours (s)"] == "3"
+    assert frame.loc["b", "row loop (s, scaled to P)"] == "n/a (too slow)"
+
+
+def test_slq_speedups_and_the_flop_ratio():
+    section = {"rows": [{"method": "ours", "seconds": 1.0, "seconds_per_round": [1.0, 2.0]},
+                        {"method": "a", "seconds": 3.0, "seconds_per_round": [3.0, 3.0]},
+                        {"method": "b", "seconds": 5.0}, {"method": "c", "error": "ValueError('no')"}]}
+    fastest, ratios = br.slq_speedups(section)
+    assert fastest["method"] == "a" and ratios == [3.0, 1.5]
+    section["rows"][1].pop("seconds_per_round")  # without rounds on both sides: the one ratio of their times
+    assert br.slq_speedups(section)[1] == [3.0]
+    assert br.slq_speedups({"rows": [{"method": "ours", "seconds": 1.0}]}) == (None, [])
+    flops = {"product_flops": {"rows": [{"method": "a", "over_ours_kept": 1.653}, {"method": "c", "error": "x"}]}}
+    assert br.flop_ratio_note(flops, "a") == ("; a's product counts 1.65x our FLOPs (the speed-up equal FLOP rates "
+                                              "would give)")
+    assert br.flop_ratio_note(flops, "c") == "" and br.flop_ratio_note({}, "a") == ""
 
 
 def test_targets_state_values_spreads_and_whether_they_were_met():

@@ -99,6 +99,16 @@ def test_hessian_engine_thresholds():
     assert _engine(results=_results(slq=slq))[9].status == "contradicted"
     slq["rows"][0].update(w1_mean=1.0e-3, seconds=10.01)
     assert _engine(results=_results(slq=slq))[9].status == "contradicted"
+    # SLQ's per-round ratios decide too, by their median: 30/10 = 3 from the medians, but 2.5 per round
+    slq["rows"][0].update(seconds=10.0, seconds_per_round=[10.0, 12.0, 10.0])
+    slq["rows"][1].update(seconds_per_round=[25.0, 30.0, 40.0])
+    verdict = _engine(results=_results(slq=slq))[9]
+    assert verdict.status == "contradicted"
+    assert verdict.evidence.startswith("2.50x faster than fast peer (median of 3 rounds, 2.50-4.00)")
+    # with the arithmetic counted, the verdict says what equal FLOP rates would give
+    flops = {"rows": [{"method": "fast peer", "over_ours_kept": 1.65}]}
+    assert _engine(results=_results(slq=slq, product_flops=flops))[9].evidence.endswith(
+        "; fast peer's product counts 1.65x our FLOPs (the speed-up equal FLOP rates would give)")
 
 
 def test_benchmark_claims_follow_the_sections_present():

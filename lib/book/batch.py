@@ -46,7 +46,7 @@ from lib import LIB_ROOT_VARIABLE, __version__
 from lib.book.estimates import GPU_CLASSES
 from lib.book.fingerprint import REPO_ROOT, notebook_fingerprint
 from lib.book.profiles import Chapter, ProfileError, chapters, expand_grid, load_profile, parse_override
-from lib.book.records import PeakMemory, make_record, write_record
+from lib.book.records import PeakMemory, make_record, write_json, write_record
 from lib.nets.code_digest import LIB_DIR
 
 BUILD_ROOT = REPO_ROOT / "_build"
@@ -220,13 +220,6 @@ def _device_description() -> str:
     return f"cpu ({os.cpu_count()} cores)"
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
-
-
 def kernel_environment(threads: int) -> dict[str, str]:
     """The variables a run's kernel gets: this checkout first on ``PYTHONPATH`` and named by ``RMT_LIB_ROOT``, the
     thread count for every thread pool, and inline figures (even where the caller's environment picks a file
@@ -305,7 +298,7 @@ def execute(run: Run, timeout: int = 3600, threads: int = 1) -> Record:
         output=run.output, error=error, threads=threads, torch=torch_build(), lib_path=str(LIB_DIR),
     )
     try:
-        _write_json(_state_path(run), asdict(record))
+        write_json(_state_path(run), asdict(record), indent=2)
     except OSError as exc:
         record.status = "failed"
         record.error = record.error or f"the run's record could not be saved: {type(exc).__name__}: {exc}"
@@ -555,7 +548,7 @@ class Summary:
     def save(self) -> bool:
         """Write the file atomically; on an OSError warn and return False."""
         try:
-            _write_json(self.path, list(self.records.values()))
+            write_json(self.path, list(self.records.values()), indent=2)
         except OSError as exc:
             _warn(f"could not write {self.path}: {exc}")
             return False

@@ -1,12 +1,13 @@
 """The committed benchmark results (``benchmarks/results/<tag>.json``, written by ``benchmarks/run_all.py``).
 
-Each file holds a ``machine`` entry and the sections ``exact_hessian``, ``hvp_over_gradient``, ``slq`` and
-``slq_memory_plan`` (``rows``, or ``plans``), and ``targets``: the issue's targets, each measured value and whether
-it was met (:func:`targets`, written by ``run_all.py``). A chapter reads them through :func:`load_results`, shows
-them with :func:`tables` and picks rows with :func:`find_row`, which looks a row up by the values of its recorded
-fields (``method``, ``problem``) and names what is missing when there is no such row, rather than failing on a bare
-key. A row may say why a cell is empty (``not_run``: column -> reason) and a peer that failed carries its ``error``;
-the tables show "n/a (reason)" and a one-line explanation instead of blank cells and tracebacks.
+Each file holds a ``machine`` entry, the sections ``exact_hessian``, ``hvp_over_gradient``, ``slq``,
+``product_flops`` and ``slq_memory_plan`` (``rows``, or ``plans``), and ``targets``: the issue's targets, each
+measured value and whether it was met (:func:`targets`, written by ``run_all.py``). A chapter reads them through
+:func:`load_results`, shows them with :func:`tables` and picks rows with :func:`find_row`, which looks a row up by
+the values of its recorded fields (``method``, ``problem``) and names what is missing when there is no such row,
+rather than failing on a bare key. A row may say why a cell is empty (``not_run``: column -> reason) and a peer that
+failed carries its ``error``; the tables show "n/a (reason)" and a one-line explanation instead of blank cells and
+tracebacks.
 """
 
 from __future__ import annotations
@@ -109,33 +110,78 @@ def _missing(row: dict[str, Any], column: str) -> str:
 #: columns of agreement errors (round-off sized): shown in scientific notation, never rounded to "0.0"
 _ERROR_COLUMNS = ("max_abs_diff", "rel_diff")
 
+#: what a recorded field means, with its unit, as a column header
+LABELS = {
+    "path": "path", "P": "P", "N": "N",
+    "ours_s": "ours (s)", "torch_func_hessian_s": "torch.func.hessian (s)",
+    "func_hessian_over_ours": "speed-up over torch.func.hessian",
+    "row_loop_s": "row loop (s, scaled to P)", "row_loop_over_ours": "speed-up over the row loop",
+    "max_abs_diff_vs_func": "max |difference| to torch.func.hessian",
+    "max_abs_diff_vs_row_loop": "max |difference| to the row loop",
+    "seconds_per_vector": "seconds per vector", "hvp_over_gradient": "HVP time / gradient time",
+    "rel_diff_vs_ours": "relative difference to ours",
+    "seconds": "time (s)", "w1_mean": "W1 to the exact spectrum (mean over seeds)", "w1_se": "standard error of W1",
+    "speedup_vs_fastest_peer": "fastest peer's time / this time", "error": "error",
+    "w1_to_exact": "W1 to the exact spectrum",
+    "gflop_per_vector": "GFLOP per vector", "over_gradient": "FLOPs / a gradient's",
+    "over_ours_kept": "FLOPs / ours (primal kept)",
+}
+#: recorded fields a table leaves out: stated once in its title instead of in every row
+_TITLE_FIELDS = ("row_loop_rows_timed",)
+
+
+def _with_spread(value: Any, spread: Any) -> Any:
+    """A median with its repeated timings' quartiles in one cell: "1.13 (IQR 1.06-1.16, n = 5)"."""
+    if not isinstance(spread, dict) or not isinstance(value, float | int) or not np.isfinite(value):
+        return value
+    return f"{value:.3g} (IQR {spread['q1']:.3g}-{spread['q3']:.3g}, n = {spread['n']})"
+
 
 def _rows(rows: list[dict[str, Any]], index: str) -> pd.DataFrame:
-    """A section's rows as a table: a ratio recorded per round as the median of its rounds (the statistic of the
-    targets), the spread columns (dicts of repeated timings) as "IQR q1-q3 (n = ...)" text, agreement errors in
-    scientific notation, an error as :func:`explain_error`'s line, every empty cell as "n/a (reason)"
-    (:func:`_missing`), per-round and per-seed lists and the ``not_run`` notes left out."""
+    """A section's rows as a table with labelled columns (:data:`LABELS`): a ratio recorded per round as the
+    median of its rounds (the statistic of the targets, "(median per round)"), a timing and its spread (a dict of
+    repeated timings, field ``<name>_spread`` beside ``<name>`` or ``<name>_s``) in one cell with the quartiles,
+    numbers to three significant digits, agreement errors in scientific notation (after the timings), an error as
+    :func:`explain_error`'s line, an empty cell as "n/a (reason)" (:func:`_missing`; a reason repeated in a row is
+    written out once, then "n/a (as before)"), per-round and per-seed lists, the ``not_run`` notes and
+    :data:`_TITLE_FIELDS` left out."""
     rows = [{**row, **{key.removesuffix("_per_round"): float(np.median(value)) for key, value in row.items()
                        if key.endswith("_per_round") and key.removesuffix("_per_round").endswith("_over_ours")}}
             for row in rows]
     frame = pd.DataFrame(rows).set_index(index)
-    frame = frame.drop(columns=[c for c in frame.columns
-                                if c.endswith(("_per_round", "_per_seed")) or c == "not_run"]).astype(object)
+    frame = frame.drop(columns=[c for c in frame.columns if c.endswith(("_per_round", "_per_seed"))
+                                or c == "not_run" or c in _TITLE_FIELDS]).astype(object)
     for column in [c for c in frame.columns if c.endswith("_spread")]:
-        frame[column] = [f"IQR {v['q1']:.3g}-{v['q3']:.3g} (n = {v['n']})" if isinstance(v, dict) else np.nan
-                         for v in frame[column]]
-    for column in [c for c in frame.columns if c.startswith(_ERROR_COLUMNS)]:
-        frame[column] = [f"{v:.1e}" if isinstance(v, float) and np.isfinite(v) else v for v in frame[column]]
-    per_round = {c for row in rows for c in row if f"{c}_per_round" in row}
-    frame = frame.rename(columns={c: f"{c} (median per round)" for c in per_round})
+        base = column.removesuffix("_spread")
+        target = base if base in frame.columns else f"{base}_s" if f"{base}_s" in frame.columns else None
+        if target is not None:
+            frame[target] = [_with_spread(v, s) for v, s in zip(frame[target], frame[column], strict=True)]
+        else:
+            frame[column] = [f"IQR {v['q1']:.3g}-{v['q3']:.3g} (n = {v['n']})" if isinstance(v, dict) else np.nan
+                             for v in frame[column]]
+    frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_spread")
+                                and (c.removesuffix("_spread") in frame.columns
+                                     or f"{c.removesuffix('_spread')}_s" in frame.columns)])
+    for column in frame.columns:
+        digits = ".1e" if column.startswith(_ERROR_COLUMNS) else ".3g"
+        frame[column] = [f"{v:{digits}}" if isinstance(v, float) and np.isfinite(v) else v for v in frame[column]]
+    # the agreement errors after the timings they qualify
+    frame = frame[[c for c in frame.columns if not c.startswith(_ERROR_COLUMNS) and c != "error"]
+                  + [c for c in frame.columns if c.startswith(_ERROR_COLUMNS)]
+                  + [c for c in frame.columns if c == "error"]]
     if "error" in frame.columns:
         frame["error"] = [explain_error(v) if isinstance(v, str) else "" for v in frame["error"]]
     for i, row in enumerate(rows):
+        said: set[str] = set()
         for j, column in enumerate(frame.columns):
             value = frame.iat[i, j]
             if column != "error" and (value is None or (isinstance(value, float) and np.isnan(value))):
-                frame.iat[i, j] = _missing(row, column)
-    return frame
+                text = _missing(row, column)
+                frame.iat[i, j] = "n/a (as before)" if text in said else text
+                said.add(text)
+    per_round = {c for row in rows for c in row if f"{c}_per_round" in row}
+    return frame.rename(columns={c: LABELS.get(c, c) + (" (median per round)" if c in per_round else "")
+                                 for c in frame.columns})
 
 
 #: the issue's targets (conventions of the engine, not a paper's): exact Hessian over torch.func.hessian, SLQ
@@ -175,22 +221,44 @@ def _exact_targets(section: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _slq_target(section: dict[str, Any]) -> list[dict[str, Any]]:
-    """SLQ against the fastest peer (per-round ratios when recorded) and the most accurate peer's W1."""
+def slq_speedups(section: dict[str, Any]) -> tuple[dict[str, Any] | None, list[float]]:
+    """The fastest timed peer of an SLQ section (least median time) and our speed-ups over it: the per-round ratios
+    when both recorded their rounds (round i of every method ran back to back), else the one ratio of their times;
+    ``(None, [])`` when ours or every peer is missing or failed. A target or verdict takes their median."""
     rows = section.get("rows", [])
     ours = next((row for row in rows if row.get("method") == "ours" and "seconds" in row), None)
     peers = [row for row in rows if row.get("method") != "ours" and "seconds" in row]
-    target = f"SLQ >= {SLQ_OVER_PEER:g}x the fastest peer at equal or better W1"
     if ours is None or not peers:
+        return None, []
+    fastest = min(peers, key=lambda row: row["seconds"])
+    if "seconds_per_round" in ours and "seconds_per_round" in fastest:
+        return fastest, [p / o for p, o in zip(fastest["seconds_per_round"], ours["seconds_per_round"], strict=True)]
+    return fastest, [fastest["seconds"] / ours["seconds"]]
+
+
+def flop_ratio_note(result: dict[str, Any], peer: str) -> str:
+    """What the counted arithmetic allows (``product_flops``): "; <peer>'s product counts 1.65x our FLOPs (the
+    speed-up equal FLOP rates would give)", or "" when the file has no count for ``peer``."""
+    rows = {row["method"]: row for row in result.get("product_flops", {}).get("rows", []) if "over_ours_kept" in row}
+    if peer not in rows:
+        return ""
+    return (f"; {peer}'s product counts {rows[peer]['over_ours_kept']:.2f}x our FLOPs (the speed-up equal FLOP rates "
+            "would give)")
+
+
+def _slq_target(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """SLQ against the fastest peer (per-round ratios when recorded) and the most accurate peer's W1, with what the
+    counted FLOPs allow where the file has them."""
+    section = result["slq"]
+    rows = section.get("rows", [])
+    target = f"SLQ >= {SLQ_OVER_PEER:g}x the fastest peer at equal or better W1"
+    fastest, ratios = slq_speedups(section)
+    if fastest is None:
         return [{"target": target, "measured": "n/a (ours or every peer missing or failed)", "met": None,
                  "rule": "not decided without a timed peer"}]
-    fastest = min(peers, key=lambda row: row["seconds"])
+    ours = next(row for row in rows if row.get("method") == "ours")
     single = "one timing each, no rounds"
-    if "seconds_per_round" in ours and "seconds_per_round" in fastest:
-        ratios = [p / o for p, o in zip(fastest["seconds_per_round"], ours["seconds_per_round"], strict=True)]
-    else:
-        ratios = [fastest["seconds"] / ours["seconds"]]
-    accurate = [row for row in peers if "w1_mean" in row]
+    accurate = [row for row in rows if row.get("method") != "ours" and "w1_mean" in row]
     best = min(accurate, key=lambda row: row["w1_mean"]) if accurate else None
     w1_ok = best is None or ours["w1_mean"] <= best["w1_mean"] + 2 * np.hypot(ours["w1_se"], best["w1_se"])
     failed = [row["method"] for row in rows if "error" in row]
@@ -199,6 +267,7 @@ def _slq_target(section: dict[str, Any]) -> list[dict[str, Any]]:
                 "most accurate peer)" if best else f"{_ratio_text(ratios, single)} faster than {fastest['method']}")
     if failed:
         measured += f"; failed: {', '.join(failed)}"
+    measured += flop_ratio_note(result, fastest["method"])
     return [{"target": target, "measured": measured,
              "met": bool(np.median(ratios) >= SLQ_OVER_PEER and w1_ok),
              "rule": f"met when the median per-round speed-up over the fastest peer (the one ratio, without rounds) "
@@ -239,7 +308,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     out = _exact_targets(result["exact_hessian"]) if "exact_hessian" in result else []
     out += [_bench_target(row) for row in result.get("hvp_over_gradient", {}).get("targets", [])]
     if "slq" in result:
-        out += _slq_target(result["slq"])
+        out += _slq_target(result)
     if "slq_memory_plan" in result:
         out += _plan_target(result["slq_memory_plan"])
     return out
@@ -255,9 +324,9 @@ def targets_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
     """The sections of one results file as ``(title, table)`` pairs, in the order the issue's targets
-    (:func:`targets`), exact Hessian, HVP / gradient, SLQ, SLQ memory plan (the sections present); the title
-    states the problem size and, where recorded, the load of the machine while it ran ("" for the exact Hessians
-    without a load record, whose table has the sizes per row)."""
+    (:func:`targets`), exact Hessian, HVP / gradient, SLQ, FLOPs per product, SLQ memory plan (the sections
+    present); each title states the problem, its size, what the numbers are and, where recorded, the load of the
+    machine while it ran and the commit of a section measured apart."""
     out: list[tuple[str, pd.DataFrame]] = []
     measured = targets(result)
     if measured:
@@ -265,28 +334,37 @@ def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                     "in its row):", targets_table(measured)))
     if "exact_hessian" in result:
         e = result["exact_hessian"]
-        out.append((f"Exact Hessian: ours against torch.func.hessian and paper 1's row-by-row loop (seconds; the "
-                    "ratios are our speed-ups; the loop is timed once on its first rows, scaled to P):"
-                    f"{load_note(e)}{provenance_note(e)}", _rows(e["rows"], "problem")))
+        timed = {row["row_loop_rows_timed"] for row in e["rows"] if "row_loop_rows_timed" in row}
+        loop = f" on its first {timed.pop()} rows" if len(timed) == 1 else ""
+        out.append(("Exact Hessian: ours against torch.func.hessian and paper 1's row-by-row loop (times are medians "
+                    "over the rounds, with their quartiles; a speed-up is the other method's time over ours; the "
+                    f"loop is timed once{loop} and scaled to P):{load_note(e)}{provenance_note(e)}",
+                    _rows(e["rows"], "problem")))
     if "hvp_over_gradient" in result:
         h = result["hvp_over_gradient"]
-        out.append((f"HVP / gradient time, P = {h['P']}, N = {h['N']}:{load_note(h)}{provenance_note(h)}",
-                    _rows(h["rows"], "method")))
+        out.append((f"Hessian-vector product time over gradient time, conv net, P = {h['P']:,}, N = {h['N']:,} "
+                    f"(the median over rounds of each round's ratio, with quartiles):{load_note(h)}"
+                    f"{provenance_note(h)}", _rows(h["rows"], "method")))
     if "slq" in result:
         s = result["slq"]
         ours = next((row for row in s["rows"] if row.get("method") == "ours"), {})
         rounds = "" if "seconds_per_round" in ours else " [one timing per method, no rounds]"
         threads = (s.get("machine") or {}).get("cpu_threads")
         threads = f" [{threads} thread(s)]" if threads else ""
-        out.append((f"SLQ, P = {s['P']}, N = {s['N']}, {s['steps']} steps x {s['probes']} probes "
-                    f"(accuracy on P = {s['accuracy_model_P']}):{rounds}{threads}{load_note(s)}{provenance_note(s)}",
-                    _rows(s["rows"], "method")))
+        out.append((f"SLQ, conv net, P = {s['P']:,}, N = {s['N']:,}, {s['steps']} steps x {s['probes']} probes, "
+                    f"timed from a new operator (accuracy on the P = {s['accuracy_model_P']:,} conv net):"
+                    f"{rounds}{threads}{load_note(s)}{provenance_note(s)}", _rows(s["rows"], "method")))
+    if "product_flops" in result:
+        f = result["product_flops"]
+        out.append((f"Arithmetic of one product, conv net, P = {f['P']:,}, N = {f['N']:,}: floating-point "
+                    "operations of its matrix products and convolutions, counted (not timed) by torch's "
+                    f"FlopCounterMode:{provenance_note(f)}", _rows(f["rows"], "method")))
     if "slq_memory_plan" in result:
         m = result["slq_memory_plan"]
         plans = pd.DataFrame([{"probes x steps": f"{p['num_probes']} x {p['num_steps']}",
                                "chunks of": p["probes_per_chunk"], "basis": p["basis_dtype"],
                                "basis on": "host" if p["basis_on_host"] else "GPU",
-                               "GPU GiB": p["device_bytes"] / 2**30, "host GiB": p["host_bytes"] / 2**30}
+                               "GPU GB": f"{p['device_bytes'] / 1e9:.1f}", "host GB": f"{p['host_bytes'] / 1e9:.1f}"}
                               for p in m["plans"].values()]).set_index("probes x steps")
         out.append((f"SLQ memory plan, VGG-16 (P = {m['P']:,}) on 50,000 CIFAR-10 images, one "
                     f"{m['gpu_bytes'] / 1e9:.0f} GB GPU (a product holds "
@@ -294,5 +372,5 @@ def tables(result: dict[str, Any]) -> list[tuple[str, pd.DataFrame]]:
                     f"image, measured at quarter width):{provenance_note(m)}", plans))
         out.append(("Accuracy of each basis storage (Wasserstein-1 to the exact spectrum of a 1,500 x 1,500 "
                     f"Wishart matrix, 80 steps x 6 probes):{provenance_note(m)}",
-                    pd.DataFrame(m["storage_accuracy"]).set_index("storage")))
+                    _rows(m["storage_accuracy"], "storage")))
     return out

@@ -229,14 +229,20 @@ def record_path(profile: str, chapter: str, root: Path = REPO_ROOT) -> Path:
     return root / RESULTS_DIR / profile / f"{chapter}.json"
 
 
-def write_record(record: RunRecord, root: Path = REPO_ROOT) -> Path:
-    """Write ``record`` (atomically) to :func:`record_path` and return the path."""
-    path = record_path(record.profile, record.chapter, root)
+def write_json(path: Path, data: Any, *, indent: int = 1, sort_keys: bool = True,
+               default: Any = str) -> Path:
+    """Write ``data`` as JSON to ``path`` atomically: into a temporary file beside it, then renamed over it, so that
+    a reader (or a run interrupted while writing) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(record), indent=1, sort_keys=True, default=str) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n")
     tmp.replace(path)
     return path
+
+
+def write_record(record: RunRecord, root: Path = REPO_ROOT) -> Path:
+    """Write ``record`` (atomically) to :func:`record_path` and return the path."""
+    return write_json(record_path(record.profile, record.chapter, root), asdict(record))
 
 
 def make_record(*, chapter: str, profile: str, parameters: dict[str, Any], command: str, key: str, threads: int,
@@ -334,16 +340,16 @@ def records_section(records: dict[str, list[RunRecord]], titles: dict[str, str],
              "then names the files that differ from the commit it ran at.", "",
              "Unless its note says otherwise, a run may have shared the machine with one other recorded run (one",
              "per core), which lengthened the times here by up to a third.", "",
-             "| chapter | profile | recorded (start, UTC) | machine | threads | time | peak memory | verdicts | commit "
-             "| state |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| chapter (profile) | recorded (start, UTC) | machine (torch threads) | time, peak memory | verdicts "
+             "| commit | state |",
+             "|---|---|---|---|---|---|---|"]
     for chapter, chapter_records in records.items():
         title, docname = titles.get(chapter, (chapter, None))
         link = f"{{doc}}`{title} </{docname}>`" if docname else chapter
         for r in chapter_records:
             counts = status_counts(r.verdict_objects())
-            lines.append(f"| {link} | {r.profile} | {r.started[:16].replace('T', ' ')} | {machine_label(r.machine)} "
-                         f"| {r.threads} | {r.seconds / 60:.1f} min | {r.peak_memory_mb / 1024:.1f} GiB | {counts} "
+            lines.append(f"| {link} ({r.profile}) | {r.started[:16].replace('T', ' ')} | {machine_label(r.machine)} "
+                         f"({r.threads}) | {r.seconds / 60:.1f} min, {r.peak_memory_mb / 1024:.1f} GiB | {counts} "
                          f"| `{r.commit[:10]}` | {stale_note(r, root) or 'current'} |")
     lines += ["", "The commands that made them (each run's output folder left out), with each record's note:", ""]
     lines += [f"- {r.chapter} ({r.profile}): `{shown_command(r.command)}`" + (f". Note: {r.note}" if r.note else "")
