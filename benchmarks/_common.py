@@ -205,14 +205,18 @@ def num_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def results_path(tag: str | None = None) -> Path:
+    """``results/<tag>.json``, the tag being the device type ('cpu', 'cuda') unless given."""
+    return RESULTS / f"{tag or default_device().type}.json"
+
+
 def save(section: str, payload: dict, tag: str | None = None, *, own_machine: bool = False) -> Path:
     """Merge ``payload`` under ``section`` into ``results/<tag>.json`` (tag: 'cpu' or 'cuda' by default), written
     atomically.
 
     The file's ``machine`` entry describes the run of its timing sections; a section measured on its own
     (``own_machine``, e.g. the memory plan) keeps its machine inside the section and leaves the file's entry alone."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{tag or default_device().type}.json"
+    path = results_path(tag)
     data = json.loads(path.read_text()) if path.exists() else {}
     if own_machine:
         payload = {**payload, "machine": machine()}

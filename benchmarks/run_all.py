@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import bench_exact
 import bench_hvp
@@ -26,9 +27,20 @@ import bench_slq
 import count_flops
 import pandas as pd
 import slq_memory_plan
-from _common import LoadMonitor, save, table, use_threads
+from _common import LoadMonitor, results_path, save, table, use_threads
 
 from lib.book.benchmark_results import targets, targets_table
+
+
+def file_targets(path: Path) -> dict:
+    """The issue's targets over every section of the results file at ``path``, the sections of this run merged with
+    those an earlier run left there (``rows``, :func:`lib.book.benchmark_results.targets`), the sections they come
+    from, and those measured while other processes were busy (``busy_sections``)."""
+    sections = {name: section for name, section in json.loads(path.read_text()).items()
+                if name not in ("machine", "targets")}
+    return {"rows": targets(sections), "sections": list(sections),
+            "busy_sections": [name for name, section in sections.items() if section.get("load", {}).get("busy")]}
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -81,18 +93,14 @@ if __name__ == "__main__":
     if "plan" in args.only:
         measured["slq_memory_plan"] = slq_memory_plan.main()
         save("slq_memory_plan", measured["slq_memory_plan"], args.tag, own_machine=True)
-    # the targets of the whole file: this run's sections merged with those an earlier run left there
-    path = save("targets", {}, args.tag, own_machine=True)
-    merged = {name: section for name, section in json.loads(path.read_text()).items() if name != "targets"}
-    summary = targets(merged)
-    busy = [name for name, section in merged.items() if isinstance(section, dict)
-            and section.get("load", {}).get("busy")]
+    path = results_path(args.tag)
+    summary = file_targets(path)
+    busy = summary["busy_sections"]
     print(f"\nTargets of the issue in {path.name} (measured in this run: {', '.join(measured) or 'none'})"
           + (f" (BUSY during: {', '.join(busy)})" if busy else "") + ":")
     with pd.option_context("display.max_colwidth", None, "display.width", 250):
-        print(targets_table(summary).drop(columns="rule").to_string())
-    for rule in dict.fromkeys(row["rule"] for row in summary):
+        print(targets_table(summary["rows"]).drop(columns="rule").to_string())
+    for rule in dict.fromkeys(row["rule"] for row in summary["rows"]):
         print(f"  rule: {rule}")
-    save("targets", {"rows": summary, "sections": [name for name in merged if name != "machine"],
-                     "measured_in_last_run": list(measured), "busy_sections": busy}, args.tag, own_machine=True)
+    save("targets", {**summary, "measured_in_last_run": list(measured)}, args.tag, own_machine=True)
     print(f"total {time.time() - start:.0f} s", file=sys.stderr)
