@@ -29,7 +29,7 @@ never pulls in torch.
 ``lib.book``
     ``fingerprint`` what a chapter depends on · ``profiles`` · ``batch`` the papermill runner (``python -m
     lib.batch``) · ``render`` the book · ``verdicts`` verdict tables · ``verdict_rules`` the decision rules ·
-    ``law_checks`` calibrated KS checks of sampled spectra against a law · ``baseline_claims``, ``engine_claims``,
+    ``law_checks`` calibrated KS checks of sampled spectra against a law · ``foundation_claims``,
     ``paper1_claims``, ``paper2_claims`` the verdicts of each chapter · ``published`` the papers' reference numbers ·
     ``benchmark_results`` the recorded benchmarks · ``plotting`` the figure style.
 
