@@ -49,14 +49,16 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
-def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float] | str]:
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int,
+                      warmups: dict[str, Callable[[], object]] | None = None) -> dict[str, list[float] | str]:
     """Wall times of every ``fns[name]()`` over ``repeats`` rounds, each round timing every function once in turn
-    (after one untimed warm-up call each), so that a slow spell of a shared machine hits all of them alike; a
-    function that raises gets its error's repr instead."""
+    (after one untimed warm-up call each: ``warmups[name]()``, a smaller call of the same code where a whole one takes
+    minutes, else ``fns[name]()``), so that a slow spell of a shared machine hits all of them alike; a function that
+    raises gets its error's repr instead."""
     times: dict[str, list[float] | str] = {}
-    for name, fn in fns.items():
+    for name in fns:
         try:
-            fn()
+            (warmups or fns)[name]()
             times[name] = []
         except Exception as error:  # a peer failing is a result, reported
             times[name] = repr(error)[:200]
