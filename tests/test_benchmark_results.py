@@ -129,9 +129,12 @@ def test_slq_speedups_and_the_flop_ratio():
     assert br.slq_speedups(section)[1] == [3.0]
     assert br.slq_speedups({"rows": [{"method": "ours", "seconds": 1.0}]}) == (None, [])
     flops = {"product_flops": {"rows": [{"method": "a", "over_ours_kept": 1.653}, {"method": "c", "error": "x"}]}}
-    assert br.flop_ratio_note(flops, "a") == ("; a's product counts 1.65x our FLOPs (the speed-up equal FLOP rates "
-                                              "would give)")
-    assert br.flop_ratio_note(flops, "c") == "" and br.flop_ratio_note({}, "a") == ""
+    # 2.5 / 1.653 = 1.51 from besides arithmetic; 3 / 2.5 = 1.2 still to go; at 3x or more nothing to go
+    assert br.flop_ratio_note(flops, "a", 2.5) == (
+        "; a's product counts 1.65x our FLOPs (the speed-up equal FLOP rates would give: the measured 2.50x is 1.51 "
+        "times that), so 3x needs ours 1.20x faster still")
+    assert br.flop_ratio_note(flops, "a", 3.3).endswith("is 2.00 times that)")
+    assert br.flop_ratio_note(flops, "c", 2.5) == "" and br.flop_ratio_note({}, "a", 2.5) == ""
 
 
 def test_targets_state_values_spreads_and_whether_they_were_met():

@@ -236,14 +236,20 @@ def slq_speedups(section: dict[str, Any]) -> tuple[dict[str, Any] | None, list[f
     return fastest, [fastest["seconds"] / ours["seconds"]]
 
 
-def flop_ratio_note(result: dict[str, Any], peer: str) -> str:
-    """What the counted arithmetic allows (``product_flops``): "; <peer>'s product counts 1.65x our FLOPs (the
-    speed-up equal FLOP rates would give)", or "" when the file has no count for ``peer``."""
+def flop_ratio_note(result: dict[str, Any], peer: str, speedup: float) -> str:
+    """What the counted arithmetic (``product_flops``) says of a measured SLQ ``speedup`` over ``peer``: equal FLOP
+    rates would give the ratio f of the peer's FLOPs to ours; the rest, speedup / f, is what the peer does besides
+    arithmetic; and, below the target, how much faster ours would still have to be. "" when the file has no count for
+    ``peer``."""
     rows = {row["method"]: row for row in result.get("product_flops", {}).get("rows", []) if "over_ours_kept" in row}
     if peer not in rows:
         return ""
-    return (f"; {peer}'s product counts {rows[peer]['over_ours_kept']:.2f}x our FLOPs (the speed-up equal FLOP rates "
-            "would give)")
+    flops = rows[peer]["over_ours_kept"]
+    note = (f"; {peer}'s product counts {flops:.2f}x our FLOPs (the speed-up equal FLOP rates would give: the measured "
+            f"{speedup:.2f}x is {speedup / flops:.2f} times that)")
+    if speedup < SLQ_OVER_PEER:
+        note += f", so {SLQ_OVER_PEER:g}x needs ours {SLQ_OVER_PEER / speedup:.2f}x faster still"
+    return note
 
 
 def _slq_target(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -267,7 +273,7 @@ def _slq_target(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "most accurate peer)" if best else f"{_ratio_text(ratios, single)} faster than {fastest['method']}")
     if failed:
         measured += f"; failed: {', '.join(failed)}"
-    measured += flop_ratio_note(result, fastest["method"])
+    measured += flop_ratio_note(result, fastest["method"], float(np.median(ratios)))
     return [{"target": target, "measured": measured,
              "met": bool(np.median(ratios) >= SLQ_OVER_PEER and w1_ok),
              "rule": f"met when the median per-round speed-up over the fastest peer (the one ratio, without rounds) "
