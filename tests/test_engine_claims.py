@@ -37,9 +37,9 @@ def _results(**override) -> dict:
     return {"hand": result}
 
 
-def _engine(results=None, g_min=-1e-11, beyond32=1e-8) -> list:
+def _engine(results=None, g_min=-1e-11, beyond32=1e-8, g_init=None) -> list:
     eigs = {"H": np.array([-0.1, 0.0, 1.0]), "G": np.array([g_min, 0.0, 1.0]), "R": np.array([-0.1, 0.0, 0.1])}
-    spectra = {"initialisation": eigs, "trained": eigs}
+    spectra = {"initialisation": eigs if g_init is None else {**eigs, "G": np.array(g_init)}, "trained": eigs}
     # rank bound 2 of P = 5: the three smallest |lambda| / lambda_max = 2 are the round-off; medians 1e-16, beyond32
     batch = {("softmax regression, H", "float64"): _batch([[1e-16, 2e-16, 3e-16, 1.0, 2.0]], 2),
              ("softmax regression, H", "float32"): _batch([[beyond32, 2 * beyond32, 3 * beyond32, 1.0, 2.0]], 2)}
@@ -50,6 +50,13 @@ def _engine(results=None, g_min=-1e-11, beyond32=1e-8) -> list:
                                       results=_results() if results is None else results, n_parameters=2760,
                                       n_train=512, dataset="digits", model="mlp", epochs=20, batch_size=64,
                                       logistic_batch=16)
+
+
+def test_the_psd_check_scales_each_stage_by_its_own_largest_eigenvalue():
+    """-1e-12 is within round-off of a largest eigenvalue 1 (the trained G's) but not of 1e-3 (the initial G's):
+    10^-12 / 10^-3 = 1e-9 > 1e-10."""
+    assert _engine(g_init=[-1e-12, 0.0, 1.0])[0].status == "confirmed"
+    assert _engine(g_init=[-1e-12, 0.0, 1e-3])[0].status == "contradicted"
 
 
 def test_hessian_engine_verdicts_on_hand_made_results():

@@ -153,7 +153,7 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
     rows = [
         ("H = G + R with G positive semi-definite; negative curvature comes from R",
          f"min eig G = {t['G'][0]:.2e} (trained), {i['G'][0]:.2e} (init); min eig H = {t['H'][0]:.2e}",
-         status_from_checks(min(t["G"][0], i["G"][0]) > -1e-10 * t["G"][-1]),
+         status_from_checks(all(stage["G"][0] > -1e-10 * stage["G"][-1] for stage in (t, i))),
          "exact check up to round-off: min eig G > -1e-10 lambda_max(G) at both stages (float64 round-off of an "
          "eigensolver is ~1e-16 lambda_max times the size; 1e-10 leaves a wide margin)"),
         ("training shrinks the residual relative to H",
