@@ -288,8 +288,8 @@ def _plan_target(section: dict[str, Any]) -> list[dict[str, Any]]:
     largest = max((p["device_bytes"] for p in plans.values()), default=None)
     return [{"target": f"VGG-16 paper-scale SLQ plan printed and within {PLAN_GPU_BYTES / 1e9:.0f} GB",
              "measured": "n/a (no plan recorded)" if largest is None else
-             "; ".join(f"{p['num_probes']} x {p['num_steps']}: {p['device_bytes'] / 1e9:.1f} GB"
-                       for p in plans.values()),
+             "predicted device peak " + "; ".join(
+                 f"{p['num_probes']} x {p['num_steps']}: {p['device_bytes'] / 1e9:.1f} GB" for p in plans.values()),
              "met": None if largest is None else bool(largest <= PLAN_GPU_BYTES),
              "rule": f"met when every plan's predicted device peak is <= {PLAN_GPU_BYTES / 1e9:.0f} GB"}]
 
