@@ -100,6 +100,15 @@ def test_hessian_engine_thresholds():
     hvp = _results()["hand"]["hvp_over_gradient"]
     hvp["rows"][1]["hvp_over_gradient"] = 1.31
     assert _engine(results=_results(hvp_over_gradient=hvp))[8].status == "contradicted"
+    # the HVP target proper: per vector of ten with the primal passes recomputed, at every data size
+    recomputed = [{"target": f"per-vector HVP / gradient, 10 vectors, primal recomputed, {n} images", "limit": 1.3,
+                   "measured": value} for n, value in (("2,000", 1.17), ("20,000", 1.3))]
+    hvp = {**_results()["hand"]["hvp_over_gradient"], "targets": recomputed}
+    verdict = _engine(results=_results(hvp_over_gradient=hvp))[8]
+    assert verdict.status == "confirmed"
+    assert verdict.evidence.endswith("; primal recomputed: 1.17 at 2,000 images, 1.30 at 20,000 images")
+    recomputed[1]["measured"] = 1.31
+    assert _engine(results=_results(hvp_over_gradient=hvp))[8].status == "contradicted"
     # SLQ: 3x the fastest peer and not worse than the most accurate by 2 sqrt(2) 1e-4 = 2.83e-4
     slq = _results()["hand"]["slq"]
     slq["rows"][0]["w1_mean"] = 0.9e-3 + 2.9e-4

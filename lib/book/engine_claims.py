@@ -62,12 +62,21 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
         ten = br.find_row(r, "hvp_over_gradient", method="ours (func, traced), 10 vectors / 10")["hvp_over_gradient"]
         first = br.find_row(r, "hvp_over_gradient",
                             method="ours: a new operator's first product (tracing included)")["hvp_over_gradient"]
-        rows.append((f"[{tag}] HVP / gradient time at most 1.8 (one vector) and 1.3 (per vector, ten at once)",
-                     f"{one:.2f} and {ten:.2f} (replaying traced maps; tracing costs {first:.1f} "
-                     "gradients once per operator)",
-                     status_from_checks(one <= HVP_ONE and ten <= HVP_TEN),
-                     f"HVP / gradient <= {HVP_ONE} (one vector) and <= {HVP_TEN} (per vector of ten), the engine's "
-                     "targets (a convention)"))
+        # the target proper: ten vectors with the primal pass recomputed for every product (memory
+        # independent of the data size), at each data size the bench recorded
+        recomputed = [row for row in r["hvp_over_gradient"].get("targets", [])
+                      if "primal recomputed" in row["target"] and isinstance(row.get("measured"), float | int)]
+        sizes = "; primal recomputed: " + ", ".join(
+            f"{row['measured']:.2f} at {row['target'].rsplit(', ', 1)[-1]}" for row in recomputed) if recomputed else ""
+        rows.append((f"[{tag}] HVP / gradient time at most {HVP_ONE:g} (one vector) and {HVP_TEN:g} (per vector, ten "
+                     "at once, primal passes kept or recomputed)",
+                     f"{one:.2f} and {ten:.2f} with the primal passes kept (replaying traced maps; tracing costs "
+                     f"{first:.1f} gradients once per operator){sizes}",
+                     status_from_checks(one <= HVP_ONE and ten <= HVP_TEN
+                                        and all(row["measured"] <= HVP_TEN for row in recomputed)),
+                     f"HVP / gradient <= {HVP_ONE:g} (one vector) and <= {HVP_TEN:g} (per vector of ten, the "
+                     "median over the rounds where recorded, at every data size), the engine's targets (a "
+                     "convention)"))
     if "slq" in r:
         ours = br.find_row(r, "slq", method="ours")
         peers = [row for row in br.section_rows(r, "slq")
