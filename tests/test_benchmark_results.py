@@ -183,3 +183,6 @@ def test_a_section_measured_apart_names_its_commit_and_date():
     assert provenance_note(apart) == (" [measured apart from this file's run: commit 0123456789, "
                                       "saved 2026-12-06T02:00:00Z]")
     assert provenance_note({}) == "" and provenance_note({"machine": {"device": "cpu"}}) == ""
+    # the processor, where the harness recorded it: sections of one file may come from different machines
+    apart["machine"]["cpu_model"] = "Intel(R) Xeon(R) Processor"
+    assert provenance_note(apart).endswith("saved 2026-12-06T02:00:00Z, on Intel(R) Xeon(R) Processor]")

@@ -78,12 +78,15 @@ def load_note(section: dict[str, Any]) -> str:
 
 
 def provenance_note(section: dict[str, Any]) -> str:
-    """Where a section measured apart from the file's timing run (its own ``machine`` entry) comes from: its commit
-    and when it was saved ("" for a section of the file's run, or one from before the harness recorded them)."""
+    """Where a section measured apart from the file's timing run (its own ``machine`` entry) comes from: its commit,
+    when it was saved and, where recorded, the processor it ran on ("" for a section of the file's run, or one from
+    before the harness recorded them)."""
     machine = section.get("machine") or {}
     if "commit" not in machine:
         return ""
-    return f" [measured apart from this file's run: commit {machine['commit'][:10]}, saved {machine.get('saved', '?')}]"
+    cpu = f", on {machine['cpu_model']}" if machine.get("cpu_model") else ""
+    return (f" [measured apart from this file's run: commit {machine['commit'][:10]}, saved "
+            f"{machine.get('saved', '?')}{cpu}]")
 
 
 def explain_error(error: str) -> str:
