@@ -279,8 +279,8 @@ def _slq_target(result: dict[str, Any]) -> list[dict[str, Any]]:
     measured += flop_ratio_note(result, fastest["method"], float(np.median(ratios)))
     return [{"target": target, "measured": measured,
              "met": bool(np.median(ratios) >= SLQ_OVER_PEER and w1_ok),
-             "rule": f"met when the median per-round speed-up over the fastest peer (the one ratio, without rounds) "
-                     f"is >= {SLQ_OVER_PEER:g} and "
+             "rule": f"met when the median per-round speed-up over the fastest peer (in a file without rounds, its "
+                     f"one ratio) is >= {SLQ_OVER_PEER:g} and "
                      "our mean W1 is not above the most accurate peer's by more than two standard errors of the "
                      "difference"}]
 
