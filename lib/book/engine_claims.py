@@ -71,8 +71,8 @@ def _benchmark_claims(tag: str, r: Mapping[str, Any]) -> list[tuple[str, str, st
             f"{row['measured']:.2f} at {row['target'].rsplit(', ', 1)[-1]}" for row in recomputed) if recomputed else ""
         rows.append((f"[{tag}] HVP / gradient time at most {HVP_ONE:g} (one vector) and {HVP_TEN:g} (per vector, ten "
                      "at once, primal passes kept or recomputed)",
-                     f"{one:.2f} and {ten:.2f} with the primal passes kept (replaying traced maps; a new operator's first "
-                     f"product, tracing included, costs {first:.1f} gradients){sizes}",
+                     f"{one:.2f} and {ten:.2f} with the primal passes kept (replaying traced maps; a new operator's "
+                     f"first product, tracing included, costs {first:.1f} gradients){sizes}",
                      status_from_checks(one <= HVP_ONE and ten <= HVP_TEN
                                         and all(row["measured"] <= HVP_TEN for row in recomputed)),
                      f"HVP / gradient <= {HVP_ONE:g} (one vector) and <= {HVP_TEN:g} (per vector of ten, the "
