@@ -76,7 +76,7 @@ def test_hessian_engine_verdicts_on_hand_made_results():
     assert all(v.rule and v.rule != "not recorded" for v in verdicts)
     assert {v.scale for v in verdicts[:6]} == {
         "mlp P = 2,760 on 512 digits samples, 20 SGD epochs, batch Hessians of 64 samples; softmax regression P = 5, "
-        "M = 1 batches of b = 16; paper 1: P = 7,850 (MNIST), b = 64"}
+        "1 batch Hessians of b = 16; paper 1: P = 7,850 (MNIST), b = 64"}
     assert {v.scale for v in verdicts[6:]} == {"benchmark results 'hand'"}  # the hand-made file records no sizes
     sized = _results()
     sized["hand"]["exact_hessian"]["rows"][0].update(P=3466, N=256)

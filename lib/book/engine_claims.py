@@ -150,8 +150,8 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
 
     Scale: the chapter's network (``model`` with ``n_parameters`` P, ``n_train`` samples of ``dataset``,
     ``epochs`` of SGD, batch Hessians of ``batch_size``) and the softmax regression's P, batch size
-    ``logistic_batch`` and number M
-    of batch Hessians read off ``batch``; a benchmark's verdicts carry the sizes of its results file instead.
+    ``logistic_batch`` and number of batch Hessians read off ``batch``; a benchmark's verdicts carry the sizes of its
+    results file instead.
     These are engine claims, not a paper's, so ``paper_scale`` is False (paper 1's softmax regression on MNIST,
     P = 7,850 with b = 64, is quoted for comparison).
     """
@@ -197,7 +197,7 @@ def hessian_engine_verdicts(spectra: Mapping[str, Mapping[str, np.ndarray]], r_s
     n_soft, p_soft = s64.eigenvalues.shape
     scale = (f"{model} P = {number(n_parameters)} on {number(n_train)} {dataset} samples, {number(epochs)} SGD "
              f"epochs, batch Hessians of {number(batch_size)} samples; softmax regression P = {number(p_soft)}, "
-             f"M = {number(n_soft)} batches of b = {number(logistic_batch)}; "
+             f"{number(n_soft)} batch Hessians of b = {number(logistic_batch)}; "
              "paper 1: P = 7,850 (MNIST), b = 64")
     verdicts = [Verdict("tools", claim, status, numbers, scale, False, rule) for claim, numbers, status, rule in rows]
     for tag, r in results.items():
