@@ -199,7 +199,12 @@ def test_slq_plan_picks_the_fastest_storage_that_fits_and_refuses_what_cannot():
     assert (plan.probes_per_chunk, plan.basis_dtype) == (2, "float32") and plan.device_bytes <= basis64 // 2
     plan = slq_plan(dim, steps, 3, device_bytes=work)  # only the working vectors fit: the basis goes to the host
     assert plan.basis_on_host and plan.host_bytes >= 3 * steps * dim * 4 and plan.device_bytes <= work
-    assert "GiB on the device" in plan.describe()
+    assert "MiB on the device, 2.5 GiB on the host" in plan.describe() == plan.describe("cuda")
+    # on the CPU the device is the host: one peak, their sum, and a small plan reads in MiB, not as 0.0 GiB
+    small = slq_plan(1000, 10, 2, device_bytes=10**9)
+    cpu = small.describe("cpu")
+    assert "on the device" not in cpu and "host" not in cpu and "0.0 GiB" not in cpu
+    assert f"{small.device_bytes / 2**20:.3g} MiB in memory" in cpu
     with pytest.raises(ValueError, match="does not fit"):
         slq_plan(dim, steps, 3, device_bytes=dim * 8)
     with pytest.raises(ValueError, match="does not fit"):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 from torch.func import functional_call, hessian, jacrev
+from torch.fx.experimental.proxy_tensor import make_fx
 
 import lib.curvature.operators
 from lib.curvature.operators import GGNOperator, HessianOperator, ResidualOperator
@@ -129,6 +130,24 @@ def test_kept_passes_are_compact_against_the_forward_activations():
     kept = [t for packed, _, _ in op._kept.values() for t in packed if isinstance(t, torch.Tensor)]
     assert any(t.dtype == torch.bool for t in kept) and any(t.dtype == torch.int16 for t in kept)
     assert not any(t.dtype == torch.int64 for t in kept)
+
+
+def test_tangent_graph_skips_gradient_accumulators_and_equals_the_unsplit_trace():
+    # autograd accumulates a conv net's input gradients into zeros_like(t) + u; adding an exact zero changes no bit,
+    # so the split map, which never materialises those zeros, must equal the whole traced graph replayed as recorded
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 5), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 16), nn.ReLU(), nn.Linear(16, 10))
+    x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+    op = HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=32)
+    whole = make_fx(lambda xb, yb, w: op._vector_product(xb, yb)(w))(x, y, torch.zeros(op.shape[0]))
+    targets = [n.target for n in whole.graph.nodes]
+    assert targets.count(torch.ops.aten.zeros_like.default) >= 3  # the accumulators are there to be skipped
+    for seed in range(3):
+        v = torch.randn(op.shape[0], generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(op.matvec(v), whole(x, y, v))
+    (split,) = op._split_maps.values()
+    assert not any(n.target is torch.ops.aten.zeros_like.default for n in split.tangent.graph.nodes)
 
 
 @pytest.mark.parametrize("kind", ["batchnorm_conv", "mlp"])

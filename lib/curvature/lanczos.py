@@ -221,14 +221,22 @@ class SLQPlan:
     device_bytes: int
     host_bytes: int
 
-    def describe(self) -> str:
-        """One line: the choices and the predicted peak memory."""
+    def describe(self, device: torch.device | str | None = None) -> str:
+        """One line: the choices and the predicted peak memory, for an operator on ``device`` (on the CPU the device
+        is the host: one memory, one peak)."""
         chunks = -(-self.num_probes // self.probes_per_chunk)
+        head = (f"SLQ {self.num_probes} probes x {self.num_steps} steps on P = {self.dim:,}: "
+                f"{chunks} chunk(s) of {self.probes_per_chunk} probe(s), basis in {self.basis_dtype}")
+        if device is not None and torch.device(device).type == "cpu":
+            return f"{head}; predicted peak {_memory(self.device_bytes + self.host_bytes)} in memory"
         where = "host" if self.basis_on_host else "device"
-        return (f"SLQ {self.num_probes} probes x {self.num_steps} steps on P = {self.dim:,}: "
-                f"{chunks} chunk(s) of {self.probes_per_chunk} probe(s), basis in {self.basis_dtype} on the {where}; "
-                f"predicted peak {self.device_bytes / 2**30:.1f} GiB on the device, "
-                f"{self.host_bytes / 2**30:.1f} GiB on the host")
+        host = f", {_memory(self.host_bytes)} on the host" if self.host_bytes else ""
+        return f"{head} on the {where}; predicted peak {_memory(self.device_bytes)} on the device{host}"
+
+
+def _memory(nbytes: int) -> str:
+    """Bytes in GiB, or in MiB below 1 GiB (so that a small plan does not read as 0.0 GiB)."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.3g} MiB"
 
 
 def _plan_bytes(dim: int, steps: int, chunk: int, dtype: BasisDtype, on_host: bool, operator_fixed: int,
@@ -415,7 +423,7 @@ def slq(op: SymmetricOperator, num_steps: int, num_probes: int, seed: int = 0, *
         plan = slq_plan(dim, num_steps, num_probes, device_bytes=int(FREE_MEMORY_SHARE * device),
                         host_bytes=int(FREE_MEMORY_SHARE * host))
         if (plan.probes_per_chunk, plan.basis_dtype, plan.basis_on_host) != (num_probes, "float64", False):
-            print(f"lanczos: {plan.describe()}", file=sys.stderr)
+            print(f"lanczos: {plan.describe(op.device)}", file=sys.stderr)
     chunk = plan.probes_per_chunk
     options = {"basis_dtype": plan.basis_dtype, "basis_on_host": plan.basis_on_host}
     probes = rademacher(dim, num_probes, seed) if starts is None else starts

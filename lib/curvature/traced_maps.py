@@ -17,7 +17,8 @@ crosses as a boolean mask, pooling indices cross as the smallest integer type th
 (both widened again once per batch, not per vector), an argument read only for its shape crosses as nothing, and
 views of boundary tensors are taken after the boundary instead of crossing it as further tensors. A constant that is all
 zeros and read only by elementwise arithmetic (the tangent of a first layer's output through its input, which does
-not move) is kept as one broadcast zero.
+not move) is kept as one broadcast zero, and an addition of a zero (that constant, or one of autograd's gradient
+accumulators ``zeros_like(t) + u`` on the tangent side) to a tensor of the sum's layout is skipped.
 """
 
 from __future__ import annotations
@@ -118,6 +119,16 @@ def _same_layout(a: object, b: object) -> bool:
     return isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape and a.dtype == b.dtype
 
 
+def _zero_add_other(node: fx.Node, zeros: set[fx.Node]) -> fx.Node | None:
+    """The operand t of ``node`` when it is ``zero + t`` (or ``t + zero``) with zero in ``zeros`` and the sum has t's
+    shape and dtype, so that the addition can be skipped; otherwise None."""
+    if node.target is _aten.add.Tensor and not node.kwargs and len(node.args) == 2:
+        other = [b for a, b in (node.args, node.args[::-1]) if a in zeros and isinstance(b, fx.Node)]
+        if other and other[0] not in zeros and _same_layout(_val(other[0]), _val(node)):
+            return other[0]
+    return None
+
+
 def _count(user: fx.Node, node: fx.Node) -> int:
     """How many times ``node`` occurs among ``user``'s arguments, nested and keyword ones included."""
     found = []
@@ -187,6 +198,11 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
                 and all(u.target in _ELEMENTWISE for u in node.users) and not value.any()):
             env[node] = value.new_zeros(()).expand(value.shape)
             zeros.add(node)
+    # autograd's gradient accumulators on the tangent side (zeros_like(t) + u, an activation-sized fill and addition
+    # for every vector) are never materialised where every read of them is such a skippable addition
+    accumulators = {n for n in nodes if kind.get(n) == _TANGENT and n.target is _aten.zeros_like.default}
+    zeros |= {n for n in accumulators if n.users and all(_zero_add_other(u, zeros | accumulators) is not None
+                                                         for u in n.users)}
     root = nn.Module()
     const_names: dict[fx.Node, str] = {}
 
@@ -270,14 +286,13 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
         return const(tangent, n) if kind[n] == _CONST else tenv[n]
 
     for node in nodes:
-        if node.op != "call_function" or not (kind.get(node) == _TANGENT or node in late) or node in dropped:
+        if node.op != "call_function" or not (kind.get(node) == _TANGENT or node in late) or node in dropped \
+                or (kind.get(node) == _TANGENT and node in zeros):
             continue
-        if node.target is _aten.add.Tensor and not node.kwargs and len(node.args) == 2:
-            # zero + t is t where the sum has t's shape and dtype: the addition is skipped
-            other = [b for a, b in (node.args, node.args[::-1]) if a in zeros and isinstance(b, fx.Node)]
-            if other and _same_layout(_val(other[0]), _val(node)):
-                tenv[node] = arg(other[0])
-                continue
+        other = _zero_add_other(node, zeros)
+        if other is not None:  # zero + t is t where the sum has t's shape and dtype: the addition is skipped
+            tenv[node] = arg(other)
+            continue
         if node in masks:  # threshold_backward(g, out, t) = threshold_backward(g, float(out > t), 0)
             tenv[node] = tangent.call_function(_aten.threshold_backward.default, (arg(node.args[0]), masks[node], 0))
             continue

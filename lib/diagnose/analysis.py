@@ -235,7 +235,7 @@ def diagnose(
         steps = min(slq_steps, num_params)
         splan = slq_plan(num_params, steps, slq_probes, device_bytes=int(SLQ_MEMORY_SHARE * free),
                          host_bytes=int(SLQ_MEMORY_SHARE * free))
-        slq_description = splan.describe()
+        slq_description = splan.describe("cpu")
         say(f"diagnose: {slq_description}")
         with training_flags(model, train_mode):
             for kind, op in ops.items():
