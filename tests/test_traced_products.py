@@ -37,6 +37,13 @@ def _relu_pool_net():
     ).double()
 
 
+def _mnist_conv_net():
+    # two conv/ReLU/pool stages on 28 x 28 inputs, the shape of the benchmark's conv net at a smaller width
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
 def _columns(op, V):
     return torch.stack([op.matvec(v) for v in V.T], dim=1)
 
@@ -117,9 +124,7 @@ def test_memory_without_kept_passes_does_not_grow_with_the_data():
 def test_kept_passes_are_compact_against_the_forward_activations():
     # masks for the ReLUs, narrow pooling indices, no copies of the input: the target is at most 1.5 times
     # the forward activations per sample (it was 4.4 with the whole primal pass folded into constants)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 5), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 16), nn.ReLU(), nn.Linear(16, 10))
+    model = _mnist_conv_net()
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
     op = HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=32)
     op.matvec(torch.randn(op.shape[0]))
@@ -135,9 +140,7 @@ def test_kept_passes_are_compact_against_the_forward_activations():
 def test_tangent_graph_skips_gradient_accumulators_and_equals_the_unsplit_trace():
     # autograd accumulates a conv net's input gradients into zeros_like(t) + u; adding an exact zero changes no bit,
     # so the split map, which never materialises those zeros, must equal the whole traced graph replayed as recorded
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 5), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 16), nn.ReLU(), nn.Linear(16, 10))
+    model = _mnist_conv_net()
     x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
     op = HessianOperator(model, nn.CrossEntropyLoss(), (x, y), batch_size=32)
     whole = make_fx(lambda xb, yb, w: op._vector_product(xb, yb)(w))(x, y, torch.zeros(op.shape[0]))
