@@ -153,6 +153,33 @@ def test_tangent_graph_skips_gradient_accumulators_and_equals_the_unsplit_trace(
     assert not any(n.target is torch.ops.aten.zeros_like.default for n in split.tangent.graph.nodes)
 
 
+def test_relu_masks_applied_after_max_pooling_are_exact_and_pool_sized():
+    # overlapping, padded windows (a position can be the maximum of several windows) and plain 2 x 2 ones: the
+    # products must be bit for bit those of the trace as recorded (masking multiplies by 0 or 1, the scatter adds in
+    # the same order), match torch.func.hessian, and no ReLU mask may be read or kept at the convolutions' resolution
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1),
+                          nn.Conv2d(4, 5, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(20, 3)).double()
+    loss = nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(6, 2, 12, 12, generator=g, dtype=F64), torch.randint(0, 3, (6,), generator=g)
+    op = HessianOperator(model, loss, (x, y))
+    whole = make_fx(lambda xb, yb, w: op._vector_product(xb, yb)(w))(x, y, torch.zeros(op.shape[0], dtype=F64))
+    f, theta = _flat(model, lambda o: loss(o, y), x)
+    V = torch.randn(theta.numel(), 3, generator=g, dtype=F64)
+    for v in V.T:
+        assert torch.equal(op.matvec(v), whole(x, y, v))
+    torch.testing.assert_close(_columns(op, V), hessian(f)(theta) @ V, rtol=1e-9, atol=1e-11)
+    (split,) = op._split_maps.values()
+    unpooled = {(6, 4, 12, 12), (6, 5, 4, 4)}  # the two ReLU outputs, before pooling
+    read = [tuple(n.args[0].meta["val"].shape) for n in split.tangent.graph.nodes
+            if n.target is torch.ops.aten.threshold_backward.default and "val" in n.args[0].meta]
+    assert read and not unpooled & set(read)
+    masks = [tuple(t.shape) for packed, _, _ in op._kept.values() for t in packed
+             if isinstance(t, torch.Tensor) and t.dtype == torch.bool]
+    assert (6, 5, 2, 2) in masks and not unpooled & set(masks)
+
+
 @pytest.mark.parametrize("kind", ["batchnorm_conv", "mlp"])
 def test_traced_products_match_direct_ones(kind):
     torch.manual_seed(6)

@@ -18,7 +18,9 @@ crosses as a boolean mask, pooling indices cross as the smallest integer type th
 views of boundary tensors are taken after the boundary instead of crossing it as further tensors. A constant that is all
 zeros and read only by elementwise arithmetic (the tangent of a first layer's output through its input, which does
 not move) is kept as one broadcast zero, and an addition of a zero (that constant, or one of autograd's gradient
-accumulators ``zeros_like(t) + u`` on the tangent side) to a tensor of the sum's layout is skipped.
+accumulators ``zeros_like(t) + u`` on the tangent side) to a tensor of the sum's layout is skipped. Before the split,
+a ReLU's mask read through a max-pooling is moved after the pooling (``_mask_after_pooling``, an exact identity), so
+that convolutional nets read and keep their masks at the pooled size.
 """
 
 from __future__ import annotations
@@ -129,6 +131,104 @@ def _zero_add_other(node: fx.Node, zeros: set[fx.Node]) -> fx.Node | None:
     return None
 
 
+def _call(graph: fx.Graph, target: Callable, *args: object) -> fx.Node:
+    """A new ``target(*args)`` node, with a fake value of its output (shape, dtype, device) in its metadata as
+    ``make_fx`` records one: computed on the meta device, then made a fake tensor of its first input's device."""
+    node = graph.call_function(target, args)
+    values = fx.node.map_arg(args, _val)
+    first = next(v for v in values if isinstance(v, Tensor))
+    meta = target(*(torch.empty_strided(v.shape, v.stride(), dtype=v.dtype, device="meta")
+                    if isinstance(v, Tensor) else v for v in values))
+    with first.fake_mode:
+        node.meta["val"] = torch.empty_strided(meta.shape, meta.stride(), dtype=meta.dtype, device=first.device)
+    return node
+
+
+def _unaliased(node: object) -> object:
+    while isinstance(node, fx.Node) and node.target is _aten.alias.default:
+        node = node.args[0]
+    return node
+
+
+def _pooling(indices: object, masked: object) -> fx.Node | None:
+    """The max-pooling node whose indices output is ``indices`` (through aliases), when it pooled ``masked`` (through
+    aliases); otherwise None."""
+    indices = _unaliased(indices)
+    if not (isinstance(indices, fx.Node) and indices.target is operator.getitem and indices.args[1] == 1):
+        return None
+    pool = indices.args[0]
+    if pool.target is _aten.max_pool2d_with_indices.default and _unaliased(pool.args[0]) is _unaliased(masked):
+        return pool
+    return None
+
+
+def _planes(node: fx.Node) -> tuple[int, ...]:
+    """A 4-d tensor's shape with its planes (last two dimensions) flattened into one; a smaller one's as it is."""
+    shape = tuple(_val(node).shape)
+    return shape if len(shape) < 4 else (*shape[:-2], shape[-2] * shape[-1])
+
+
+def _pooled_value(graph: fx.Graph, pool: fx.Node) -> fx.Node:
+    """The values output ``getitem(pool, 0)`` of a max-pooling node, added after it if the graph does not read it."""
+    for user in pool.users:
+        if user.target is operator.getitem and user.args[1] == 0:
+            return user
+    with graph.inserting_after(pool):
+        value = graph.call_function(operator.getitem, (pool, 0))
+    value.meta["val"] = _val(pool)[0]
+    return value
+
+
+def _mask_after_pooling(graph: fx.Graph) -> None:
+    """Apply a ReLU's mask at max-pooling's resolution: ``threshold_backward(t, r, c)``, read through the pooling
+    of r, is thresholded after the pooling instead, against the pooled values.
+
+    Exact, since max-pooling only moves values: with i(w) the position of window w's maximum, pooled(w) = r[i(w)], so
+    (forward tangent) gather(threshold_backward(t, r, c), i) = threshold_backward(gather(t, i), pooled, c) and
+    (backward) threshold_backward(scatter(g, i), r, c) = scatter(threshold_backward(g, pooled, c), i), the positions
+    outside i being zero either way. The masks are read on a tensor the pooling's size (a quarter for 2 x 2), once per
+    vector, and cross the boundary that size; r itself is then read only for its shape.
+    """
+    for node in list(graph.nodes):
+        if node.target is _aten.threshold_backward.default:  # backward: threshold_backward(scatter(g, i), r, c)
+            scatter, masked, threshold = node.args
+            if not (isinstance(scatter, fx.Node) and scatter.target is _aten.max_pool2d_with_indices_backward.default):
+                continue
+            pool = _pooling(scatter.args[7], masked)
+            if pool is None:
+                continue
+            with graph.inserting_before(node):
+                g = _call(graph, _aten.threshold_backward.default, scatter.args[0], _pooled_value(graph, pool),
+                          threshold)
+                # its second argument is read for its shape only: r's (autograd may pass a tangent of r's shape)
+                moved = _call(graph, _aten.max_pool2d_with_indices_backward.default, g, masked, *scatter.args[2:])
+            node.replace_all_uses_with(moved)
+        elif node.target is _aten.gather.default and node.args[1] == -1 and not node.kwargs:
+            # forward tangent: view(gather(view(threshold_backward(t, r, c)), -1, view(i))), planes flattened
+            flat, index = node.args[0], node.args[2]
+            if not (flat.target is _aten.view.default and index.target is _aten.view.default):
+                continue
+            masked = flat.args[0]
+            if masked.target is not _aten.threshold_backward.default:
+                continue
+            pool = _pooling(index.args[0], masked.args[1])
+            if pool is None or _planes(flat) != _planes(masked) or _planes(index) != _planes(index.args[0]):
+                continue
+            pooled = _pooled_value(graph, pool)
+            with graph.inserting_before(node):
+                t = _call(graph, _aten.view.default, masked.args[0], flat.args[1])
+                moved = _call(graph, _aten.gather.default, t, -1, index)
+                planes = _call(graph, _aten.view.default, moved, list(_val(pooled).shape))
+                thresholded = _call(graph, _aten.threshold_backward.default, planes, pooled, masked.args[2])
+                out = _call(graph, _aten.view.default, thresholded, list(_val(node).shape))
+            node.replace_all_uses_with(out)
+            # autograd's accumulator zeros_like(threshold_backward(t, r, c)) reads it only for t's layout
+            for user in list(masked.users):
+                if user.target is _aten.zeros_like.default:
+                    user.replace_input_with(masked, masked.args[0])
+    graph.eliminate_dead_code()
+
+
 def _count(user: fx.Node, node: fx.Node) -> int:
     """How many times ``node`` occurs among ``user``'s arguments, nested and keyword ones included."""
     found = []
@@ -160,6 +260,7 @@ def trace_split_map(fn: Callable[..., Tensor], batch: Sequence[Tensor], example:
     traced = make_fx(fn)(*batch, torch.zeros_like(example))
     graph = traced.graph
     graph.eliminate_dead_code()
+    _mask_after_pooling(graph)
     nodes = list(graph.nodes)
     kind: dict[fx.Node, int] = {}
     placeholders = [n for n in nodes if n.op == "placeholder"]
