@@ -1,7 +1,7 @@
 """Run every benchmark once, in one process, and write results/<device>.json (``RMT_DEVICE=cpu`` forces the CPU).
 
     python benchmarks/run_all.py            # defaults of each bench (the GPU / full-size run)
-    python benchmarks/run_all.py --small    # the CPU default: on 2 idle cores SLQ 100 x 10 alone takes 68-70 min
+    python benchmarks/run_all.py --small    # the CPU default: on 2 idle cores SLQ 100 x 10 alone takes 68-75 min
 
 Every row is repeated (5 rounds by default) and reports its spread. torch runs with ``--threads`` threads (default
 1: on a shared 2-core machine a second thread competes with the other jobs and can make a gradient 4x slower), and
